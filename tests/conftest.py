@@ -37,3 +37,21 @@ def assert_close(a, b, atol=1e-5, rtol=1e-5, what=""):
     a, b = arr(a), arr(b)
     assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
     np.testing.assert_allclose(a, b, atol=atol, rtol=rtol, err_msg=what)
+
+
+def shared_data_root():
+    """../shared/data beside the checkout (CI and dev machines), or $SCRATCHGRAD_DATA."""
+    import os
+    from pathlib import Path
+    env = os.environ.get("SCRATCHGRAD_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    root = shared_data_root()
+    if not (root / "mnist").exists():
+        pytest.skip(f"shared data not found at {root}")
+    return root
