@@ -1,0 +1,139 @@
+"""Benchmark runner: the same workload in scratchgrad and PyTorch, interleaved in one process.
+
+    python benchmarks/run.py W1            # training-step throughput, ratio to PyTorch
+    python benchmarks/run.py mnist98       # MLP on MNIST to 98% test accuracy: wall time both sides
+    python benchmarks/run.py W1 --rounds 7 --seconds 3
+
+Workload definitions are those of ../shared/BENCHMARKS.md. Results are recorded in RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import compare, pin_threads  # noqa: E402
+
+import scratchgrad as sg  # noqa: E402
+import scratchgrad.nn as nn  # noqa: E402
+import scratchgrad.nn.functional as F  # noqa: E402
+
+
+def _mlp_pair(torch, sizes):
+    """An MLP in both frameworks with identical initial weights."""
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    sg_model = nn.Sequential(*layers)
+    tlayers = []
+    for m in layers:
+        tlayers.append(torch.nn.Linear(m.in_features, m.out_features) if isinstance(m, nn.Linear) else torch.nn.ReLU())
+    t_model = torch.nn.Sequential(*tlayers)
+    t_model.load_state_dict({k: torch.tensor(v) for k, v in sg_model.state_dict().items()})
+    return sg_model, t_model
+
+
+def w1(torch, args):
+    """W1: MLP 784-512-512-10, ReLU, softmax CE, SGD lr 0.1, batch 128 (samples/s)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((128, 784)).astype(np.float32)
+    y = rng.integers(0, 10, 128)
+    sg_model, t_model = _mlp_pair(torch, [784, 512, 512, 10])
+    sg_opt = sg.optim.SGD(sg_model.parameters(), lr=0.1)
+    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.1)
+    xs, ys = sg.Tensor(X), sg.Tensor(y)
+    xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def sg_step():
+        loss = F.cross_entropy(sg_model(xs), ys)
+        sg_opt.zero_grad()
+        loss.backward()
+        sg_opt.step()
+
+    def t_step():
+        loss = torch.nn.functional.cross_entropy(t_model(xt), yt)
+        t_opt.zero_grad()
+        loss.backward()
+        t_opt.step()
+
+    return compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds)
+
+
+def mnist98(torch, args):
+    """MLP 784-512-512-10 on MNIST, Adam 1e-3, batch 128: epochs and wall time to >= 98% test accuracy."""
+    from scratchgrad.data import MNIST
+    root = os.environ.get("SCRATCHGRAD_DATA") or str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    train, test = MNIST(root, train=True, flatten=True), MNIST(root, train=False, flatten=True)
+    Xtr, ytr, Xte, yte = train.data, train.targets, test.data, test.targets
+    out = {}
+    for side in ("scratchgrad", "torch"):
+        sg.manual_seed(0)
+        torch.manual_seed(0)
+        sg_model, t_model = _mlp_pair(torch, [784, 512, 512, 10])
+        rng = np.random.default_rng(0)
+        if side == "scratchgrad":
+            opt = sg.optim.Adam(sg_model.parameters(), lr=1e-3)
+        else:
+            opt = torch.optim.Adam(t_model.parameters(), lr=1e-3)
+        t0, acc, epoch = time.perf_counter(), 0.0, 0
+        while acc < 0.98 and epoch < 15:
+            epoch += 1
+            perm = rng.permutation(len(Xtr))
+            for i in range(0, len(Xtr), 128):
+                idx = perm[i:i + 128]
+                if side == "scratchgrad":
+                    loss = F.cross_entropy(sg_model(sg.Tensor(Xtr[idx])), sg.Tensor(ytr[idx]))
+                else:
+                    loss = torch.nn.functional.cross_entropy(t_model(torch.from_numpy(Xtr[idx])),
+                                                             torch.from_numpy(ytr[idx]))
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            if side == "scratchgrad":
+                with sg.no_grad():
+                    acc = float((sg_model(sg.Tensor(Xte)).data.argmax(1) == yte).mean())
+            else:
+                with torch.no_grad():
+                    acc = float((t_model(torch.from_numpy(Xte)).argmax(1).numpy() == yte).mean())
+            print(f"  {side} epoch {epoch}: test accuracy {acc:.4f}  ({time.perf_counter() - t0:.1f} s)")
+        out[side] = {"epochs": epoch, "test_accuracy": acc, "wall_time_s": time.perf_counter() - t0}
+    out["time_ratio_torch_over_sg"] = out["torch"]["wall_time_s"] / out["scratchgrad"]["wall_time_s"]
+    return out
+
+
+WORKLOADS = {"W1": w1, "mnist98": mnist98}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("workload", choices=sorted(WORKLOADS))
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=2.0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", help="also write the result here")
+    args = p.parse_args(argv)
+    import torch
+    _limits = pin_threads(args.threads)  # noqa: F841 - keeps the BLAS limit in force
+    print(f"{args.workload}: scratchgrad {sg.__version__} vs torch {torch.__version__}, {args.threads} threads")
+    res = WORKLOADS[args.workload](torch, args)
+    if "median_ratio" in res:
+        print(f"{args.workload}: ratio scratchgrad/torch median {res['median_ratio']:.2f} "
+              f"(min {res['min_ratio']:.2f}, max {res['max_ratio']:.2f}); "
+              f"scratchgrad {res['sg_median']:,.0f}/s, torch {res['torch_median']:,.0f}/s")
+    else:
+        print(json.dumps(res, indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    return res
+
+
+if __name__ == "__main__":
+    main()
