@@ -35,7 +35,7 @@ _thread_limiter = None
 def __getattr__(name):
     # heavier subpackages load on first use: sg.nn, sg.optim, sg.data, sg.models, ...
     import importlib
-    if name in ("nn", "optim", "data", "train", "labs", "cli", "checkpoint", "utils"):
+    if name in ("nn", "optim", "data", "train", "labs", "cli", "checkpoint", "models", "plot", "utils"):
         return importlib.import_module(f".{name}", __name__)
     if name == "summary":
         return importlib.import_module(".utils.summary", __name__).summary
