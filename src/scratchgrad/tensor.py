@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .autograd import function as _function_module
 from .autograd.function import is_grad_enabled
 
 DEFAULT_DTYPE = np.float32
@@ -33,18 +34,22 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if dtype is not None:
         return np.asarray(data, dtype=dtype)
     arr = np.asarray(data)
-    if arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):
+        return arr  # NumPy data keeps its dtype
+    if arr.dtype == np.float64:
         arr = arr.astype(DEFAULT_DTYPE)  # Python floats and lists -> float32
-    elif arr.dtype.kind in "iu" and not isinstance(data, np.ndarray):
+    elif arr.dtype.kind in "iu":
         arr = arr.astype(np.int64)
     return arr
 
 
 def as_tensor(x, like: "Tensor | None" = None) -> "Tensor":
-    """Wrap `x`; a Python scalar takes `like`'s floating dtype (no silent float64)."""
+    """Wrap `x`; a scalar (Python, NumPy or 0-d array) takes `like`'s floating dtype, so
+    `x * 0.5` and `x * np.float64(0.5)` stay float32 (PyTorch's rule for scalars)."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and np.ndim(x) == 0 and not isinstance(x, np.ndarray) and like.data.dtype.kind == "f":
+    if (like is not None and like.data.dtype.kind == "f" and np.ndim(x) == 0
+            and np.asarray(x).dtype.kind in "biuf"):
         return Tensor(np.asarray(x, dtype=like.data.dtype))
     return Tensor(_to_array(x))
 
@@ -52,7 +57,7 @@ def as_tensor(x, like: "Tensor | None" = None) -> "Tensor":
 class Tensor:
     """A node of the computational graph. Shape rules follow NumPy/PyTorch broadcasting."""
 
-    __slots__ = ("data", "requires_grad", "grad", "creator", "output_nr", "_version", "_hooks",
+    __slots__ = ("data", "requires_grad", "grad", "creator", "output_nr", "_vc", "_hooks",
                  "_retains_grad", "name", "__weakref__")
     __array_priority__ = 1000  # ndarray (op) Tensor -> Tensor's reflected operator
 
@@ -64,12 +69,34 @@ class Tensor:
         self.grad = None
         self.creator = None
         self.output_nr = 0
-        self._version = 0
+        self._vc = [0]  # version counter, shared with views and detach()ed copies
         self._hooks = ()
         self._retains_grad = False
         self.name = name
 
+    @classmethod
+    def _wrap(cls, data) -> "Tensor":
+        """A fresh graph-less Tensor around an op's result (the fast path of every op)."""
+        t = object.__new__(cls)
+        t.data = data if type(data) is np.ndarray else np.asarray(data)  # NumPy scalars keep their dtype
+        t.requires_grad = False
+        t.grad = t.creator = t.name = None
+        t.output_nr = 0
+        t._vc = [0]
+        t._hooks = ()
+        t._retains_grad = False
+        return t
+
     # ---- basic properties -------------------------------------------------
+    @property
+    def _version(self) -> int:
+        """Bumped by every in-place change; backward checks saved tensors against it."""
+        return self._vc[0]
+
+    @_version.setter
+    def _version(self, value: int):
+        self._vc[0] = value
+
     @property
     def shape(self):
         return self.data.shape
@@ -151,8 +178,10 @@ class Tensor:
         return self.data.tolist()
 
     def detach(self) -> "Tensor":
-        """Same data, cut from the graph."""
-        return Tensor(self.data)
+        """Same data (no copy), cut from the graph; shares the version counter."""
+        t = Tensor(self.data)
+        t._vc = self._vc
+        return t
 
     def detach_(self) -> "Tensor":
         self.creator, self.requires_grad = None, False
@@ -180,6 +209,8 @@ class Tensor:
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if self.creator is not None and not flag:
             raise RuntimeError("requires_grad_(False) is only for leaf tensors; use detach()")
+        if flag and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating tensors can require gradients (got {self.data.dtype})")
         self.requires_grad = flag
         return self
 
@@ -205,6 +236,8 @@ class Tensor:
             grad = Tensor(np.ones_like(self.data))
         else:
             grad = as_tensor(grad, like=self)
+            if grad.dtype != self.dtype:
+                grad = Tensor(grad.data.astype(self.dtype))
             if grad.shape != self.shape:
                 raise RuntimeError(f"backward: grad of shape {grad.shape} does not match tensor of shape {self.shape}")
         run_backward([self], [grad], retain_graph=retain_graph or create_graph, create_graph=create_graph)
@@ -214,14 +247,19 @@ class Tensor:
 
     # ---- in-place updates (bump the version counter) -------------------------
     def _check_inplace(self):
-        if self.requires_grad and self.creator is None and is_grad_enabled():
+        if not (self.requires_grad and is_grad_enabled()):
+            return
+        if self.creator is None:
             raise RuntimeError("a leaf Tensor that requires grad is being used in an in-place operation; "
                                "wrap it in `with sg.no_grad():`")
+        raise RuntimeError(f"in-place operation on a tensor that is part of the graph (created by "
+                           f"{self.creator.name}): the change would not be recorded; use the out-of-place op "
+                           "(e.g. `x = x + y`, `sg.index_put`)")
 
     def _inplace(self, value):
         self._check_inplace()
         self.data[...] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._vc[0] += 1
         return self
 
     def copy_(self, src):
@@ -234,14 +272,21 @@ class Tensor:
         return self._inplace(0)
 
     def add_(self, other, alpha=1):
+        self._check_inplace()
         o = other.data if isinstance(other, Tensor) else other
-        return self._inplace(self.data + (o if alpha == 1 else alpha * o))
+        np.add(self.data, o if alpha == 1 else o * alpha, out=self.data, casting="unsafe")
+        self._vc[0] += 1
+        return self
 
     def sub_(self, other, alpha=1):
         return self.add_(other, alpha=-alpha)
 
     def mul_(self, other):
-        return self._inplace(self.data * (other.data if isinstance(other, Tensor) else other))
+        self._check_inplace()
+        np.multiply(self.data, other.data if isinstance(other, Tensor) else other, out=self.data,
+                    casting="unsafe")
+        self._vc[0] += 1
+        return self
 
     def uniform_(self, a=0.0, b=1.0):
         return self._inplace(_rng.uniform(a, b, self.shape))
@@ -251,18 +296,23 @@ class Tensor:
 
     def __setitem__(self, key, value):
         """In-place assignment; on a tensor in a graph use `index_put` (out of place) instead."""
-        if self.creator is not None or (self.requires_grad and is_grad_enabled()):
-            raise RuntimeError("in-place __setitem__ on a tensor that is part of a graph; use "
-                               "sg.index_put(x, index, value) to get a differentiable copy")
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            raise RuntimeError("in-place __setitem__ would not be recorded in the graph (the tensor or the value "
+                               "requires grad); use `y = sg.index_put(x, index, value)`, a differentiable copy")
+        if isinstance(key, tuple):
+            key = tuple(k.data if isinstance(k, Tensor) else k for k in key)
         key = key.data if isinstance(key, Tensor) else key
         self.data[key] = value.data if isinstance(value, Tensor) else value
-        self._version += 1
+        self._vc[0] += 1
+
+
+_function_module.Tensor, _function_module.as_tensor = Tensor, as_tensor
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     """Make a tensor from a list, scalar or array (a copy). Floats become float32 by default."""
     arr = _to_array(data, dtype)
-    if isinstance(data, np.ndarray) and dtype is None and arr.dtype == np.float64:
+    if isinstance(data, (np.ndarray, np.generic)) and dtype is None and arr.dtype == np.float64:
         arr = arr.astype(DEFAULT_DTYPE)
     return Tensor(np.array(arr, copy=True), requires_grad=requires_grad)
 

@@ -16,17 +16,21 @@ def _as_tuple(x):
 
 def _numerical_grad(fn, inputs, i, v, eps):
     """d <v, fn(inputs)> / d inputs[i] by central differences (v: list of arrays, one per output)."""
-    x = inputs[i].data
-    g = np.zeros_like(x)
+    original = inputs[i].data
+    x = inputs[i].data = np.array(original, copy=True, order="C")  # contiguous and writeable: perturbed in place
+    g = np.zeros(x.shape, dtype=np.float64)
     flat, gflat = x.reshape(-1), g.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + eps
-        plus = sum(float(np.sum(o.data * w)) for o, w in zip(_as_tuple(fn(*inputs)), v))
-        flat[k] = old - eps
-        minus = sum(float(np.sum(o.data * w)) for o, w in zip(_as_tuple(fn(*inputs)), v))
-        flat[k] = old
-        gflat[k] = (plus - minus) / (2 * eps)
+    try:
+        for k in range(flat.size):
+            old = flat[k]
+            flat[k] = old + eps
+            plus = sum(float(np.sum(o.data * w)) for o, w in zip(_as_tuple(fn(*inputs)), v))
+            flat[k] = old - eps
+            minus = sum(float(np.sum(o.data * w)) for o, w in zip(_as_tuple(fn(*inputs)), v))
+            flat[k] = old
+            gflat[k] = (plus - minus) / (2 * eps)
+    finally:
+        inputs[i].data = original
     return g
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 from ..tensor import Tensor
 from .activation import (dropout, elu, erf, gelu, leaky_relu, log_softmax, relu, sigmoid, softmax,
                          softplus, tanh)
-from .arithmetic import (abs, add, cast, clamp, clone, div, exp, log, matmul, maximum, minimum, mul, neg,
-                         pow, sqrt, sub, where)
+from .arithmetic import (ShapeError, abs, add, cast, clamp, clone, div, exp, log, matmul, maximum, minimum,
+                         mul, neg, pow, sqrt, sub, where)
 from .reduce import (amax, amin, argmax, argmin, broadcast_to, expand, logsumexp, max, mean, min, std, sum,
                      sum_to, var)
 from .shape import (cat, chunk, concatenate, flatten, gather, getitem, index_put, one_hot, pad, permute,
-                    reshape, scatter_add_along, split, squeeze, stack, transpose, unsqueeze)
+                    reshape, scatter_add_along, split, squeeze, stack, transpose, unbind, unsqueeze)
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "annotations")]
 
@@ -35,15 +35,18 @@ def _install_tensor_methods():
                      ("__ge__", "greater_equal"), ("__eq__", "equal"), ("__ne__", "not_equal")]:
         setattr(T, name, (lambda f: lambda self, o: Tensor(f(self.data, o.data if isinstance(o, Tensor) else o)))(
             getattr(__import__("numpy"), op)))
-    for fn in (exp, log, sqrt, abs, clamp, sum, mean, var, std, max, min, amax, amin, argmax, argmin,
-               logsumexp, expand, sum_to, reshape, permute, transpose, squeeze, unsqueeze, flatten,
-               gather, sigmoid, tanh, relu, softmax, log_softmax, maximum, minimum, split, chunk):
+    for fn in (add, sub, mul, div, neg, exp, log, sqrt, abs, clamp, sum, mean, var, std, max, min, amax, amin,
+               argmax, argmin, logsumexp, expand, sum_to, reshape, permute, transpose, squeeze, unsqueeze,
+               flatten, gather, index_put, sigmoid, tanh, relu, softmax, log_softmax, maximum, minimum, split,
+               chunk, unbind):
         setattr(T, fn.__name__, fn)
     T.view = reshape
     T.broadcast_to = expand
     T.clip = clamp
     T.pow = pow
     T.matmul = matmul
+    T.t = lambda self: transpose(self, 0, 1) if self.ndim == 2 else self
+    T.contiguous = lambda self: self
     T.mT = property(lambda self: transpose(self, -1, -2))
     T.expand_as = lambda self, other: expand(self, other.shape)
     T.view_as = lambda self, other: reshape(self, other.shape)

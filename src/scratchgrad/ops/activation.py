@@ -16,28 +16,30 @@ from .arithmetic import exp, where
 from .reduce import sum as _sum
 
 
-def _mask(cond: np.ndarray, dtype) -> Tensor:
-    return Tensor(cond.astype(dtype))
-
-
 class Sigmoid(Function):
     """y = 1 / (1 + e^-x)        gx = gy * y * (1 - y)"""
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, x):
         return special.expit(x).astype(x.dtype, copy=False)
 
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.saved_output()
         y = sigmoid(self.inputs[0]) if y is None else y
         return gy * y * (1.0 - y)
 
 
 class Tanh(Function):
     """y = tanh x                gx = gy * (1 - y^2)"""
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, x):
         return np.tanh(x)
 
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.saved_output()
         y = tanh(self.inputs[0]) if y is None else y
         return gy * (1.0 - y * y)
 
@@ -48,7 +50,7 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     def backward(self, gy):
-        return gy * _mask(self.inputs[0].data > 0, gy.dtype)
+        return gy * Tensor(self.inputs[0].data > 0)  # float * bool stays float
 
 
 class LeakyReLU(Function):
@@ -61,7 +63,8 @@ class LeakyReLU(Function):
 
     def backward(self, gy):
         x = self.inputs[0].data
-        return gy * Tensor(np.where(x > 0, 1.0, self.slope).astype(gy.dtype))
+        one, slope = x.dtype.type(1), x.dtype.type(self.slope)
+        return gy * Tensor(np.where(x > 0, one, slope))
 
 
 class ELU(Function):
@@ -74,13 +77,8 @@ class ELU(Function):
 
     def backward(self, gy):
         x = self.inputs[0]
-        neg = exp(minimum0(x)) * self.alpha
+        neg = exp(where(x.data > 0, 0.0, x)) * self.alpha  # a e^x, evaluated only where x <= 0
         return gy * where(x.data > 0, 1.0, neg)
-
-
-def minimum0(x):
-    from .arithmetic import minimum
-    return minimum(x, 0.0)
 
 
 class Erf(Function):
@@ -122,6 +120,9 @@ class Softplus(Function):
 
 class Softmax(Function):
     """y = e^x / sum e^x         gx = y * (gy - sum(gy * y))"""
+    saves_inputs = False
+    saves_output = True
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -131,13 +132,16 @@ class Softmax(Function):
         return e
 
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.saved_output()
         y = softmax(self.inputs[0], self.axis) if y is None else y
         return y * (gy - _sum(gy * y, self.axis, keepdim=True))
 
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x)      gx = gy - softmax(x) * sum(gy)"""
+    saves_inputs = False
+    saves_output = True
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -146,13 +150,15 @@ class LogSoftmax(Function):
         return z - np.log(np.exp(z).sum(axis=self.axis, keepdims=True))
 
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.saved_output()
         y = log_softmax(self.inputs[0], self.axis) if y is None else y
         return gy - exp(y) * _sum(gy, self.axis, keepdim=True)
 
 
 class Dropout(Function):
     """y = x * m / (1 - p), m ~ Bernoulli(1 - p)    gx = gy * m / (1 - p)   (inverted dropout)"""
+    saves_inputs = False
+
     def __init__(self, p):
         self.p = p
 

@@ -12,6 +12,8 @@ from ..tensor import Tensor, as_tensor
 
 class Add(Function):
     """y = a + b            ga = gy,  gb = gy"""
+    saves_inputs = False
+
     def forward(self, a, b):
         return a + b
 
@@ -21,6 +23,8 @@ class Add(Function):
 
 class Sub(Function):
     """y = a - b            ga = gy,  gb = -gy"""
+    saves_inputs = False
+
     def forward(self, a, b):
         return a - b
 
@@ -53,6 +57,8 @@ class Div(Function):
 
 class Neg(Function):
     """y = -x               gx = -gy"""
+    saves_inputs = False
+
     def forward(self, x):
         return -x
 
@@ -61,61 +67,79 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """y = a ** b           ga = gy * b * a^(b-1),  gb = gy * y * log(a)"""
+    """y = a ** b           ga = gy * b * a^(b-1),  gb = gy * y * log(a)   (gb = 0 where a <= 0)"""
     def forward(self, a, b):
-        return a ** b
+        # a Python-float exponent hits NumPy's fast paths (x**2 -> square, x**0.5 -> sqrt)
+        return a ** float(b) if b.ndim == 0 and a.dtype.kind == "f" else a ** b
 
     def backward(self, gy):
         a, b = self.inputs
-        ga = gy * b * a ** (b - 1) if self.needs_input_grad[0] else None
+        ga = gy * b * a ** (b - 1.0) if self.needs_input_grad[0] else None
         gb = None
         if self.needs_input_grad[1]:
+            y = a ** b
             safe_a = where(a.data > 0, a, 1.0)  # d/db a^b = a^b log a, defined for a > 0
-            gb = gy * a ** b * log(safe_a)
+            gb = gy * y * log(safe_a)
         return ga, gb
 
 
+class ShapeError(ValueError, RuntimeError):
+    """Operand shapes do not fit (a ValueError for NumPy users, a RuntimeError as in PyTorch)."""
+
+
+def _check_matmul_shapes(a_shape, b_shape):
+    if len(a_shape) == 0 or len(b_shape) == 0:
+        raise ShapeError(f"matmul: both arguments need at least 1 dimension (got shapes {a_shape} and {b_shape})")
+    k_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if a_shape[-1] != k_b:
+        raise ShapeError(f"matmul: shapes {a_shape} and {b_shape} cannot be multiplied "
+                         f"(inner dimensions {a_shape[-1]} != {k_b})")
+    try:
+        np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
+    except ValueError:
+        raise ShapeError(f"matmul: shapes {a_shape} and {b_shape} have batch dimensions "
+                         f"{a_shape[:-2]} and {b_shape[:-2]} that do not broadcast") from None
+
+
 class MatMul(Function):
-    """y = a @ b (batched)  ga = gy @ b^T,  gb = a^T @ gy"""
+    """y = a @ b (batched; 1-D a is a row, 1-D b a column)     ga = gy @ b^T,  gb = a^T @ gy"""
     def forward(self, a, b):
-        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not align "
-                             f"({a.shape[-1] if a.ndim else '?'} != {b.shape[0] if b.ndim == 1 else b.shape[-2] if b.ndim else '?'})")
-        return np.matmul(a, b)
+        try:
+            return np.matmul(a, b)
+        except ValueError:
+            _check_matmul_shapes(a.shape, b.shape)  # raises a message naming both shapes
+            raise
 
     def backward(self, gy):
         a, b = self.inputs
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a      # (k,) -> (1, k)
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b     # (k,) -> (k, 1)
+        g2 = gy.unsqueeze(-2) if a.ndim == 1 else gy
+        g2 = g2.unsqueeze(-1) if b.ndim == 1 else g2
         ga = gb = None
-        if a.ndim == 1 and b.ndim == 1:               # dot product
-            return (gy * b if self.needs_input_grad[0] else None,
-                    gy * a if self.needs_input_grad[1] else None)
-        a2 = a.unsqueeze(0) if a.ndim == 1 else a
-        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
-        g2 = gy
-        if a.ndim == 1:
-            g2 = g2.unsqueeze(-2)
-        if b.ndim == 1:
-            g2 = g2.unsqueeze(-1)
         if self.needs_input_grad[0]:
             ga = g2 @ b2.mT
-            ga = ga.squeeze(-2) if a.ndim == 1 else ga
-            if a.ndim == 1 and ga.ndim > 1:
-                ga = ga.sum_to(a.shape)
+            ga = ga.squeeze(-2) if a.ndim == 1 else ga   # the engine sums any batch dims away
         if self.needs_input_grad[1]:
-            gb = a2.mT @ g2
+            if b2.ndim == 2 and a2.ndim > 2:  # one weight shared by a batch: a single 2-D GEMM
+                gb = a2.reshape(-1, a2.shape[-1]).mT @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = a2.mT @ g2
             gb = gb.squeeze(-1) if b.ndim == 1 else gb
-            if b.ndim == 1 and gb.ndim > 1:
-                gb = gb.sum_to(b.shape)
         return ga, gb
 
 
 class Exp(Function):
     """y = e^x              gx = gy * y"""
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, x):
         return np.exp(x)
 
     def backward(self, gy):
-        return gy * self.outputs[0]() if self.outputs[0]() is not None else gy * exp(self.inputs[0])
+        y = self.saved_output()
+        return gy * (exp(self.inputs[0]) if y is None else y)
 
 
 class Log(Function):
@@ -129,11 +153,15 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = sqrt(x)          gx = gy / (2 y)"""
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, x):
         return np.sqrt(x)
 
     def backward(self, gy):
-        return gy / (2.0 * sqrt(self.inputs[0]))
+        y = self.saved_output()
+        return gy / (2.0 * (sqrt(self.inputs[0]) if y is None else y))
 
 
 class Abs(Function):
@@ -142,8 +170,7 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, gy):
-        x = self.inputs[0]
-        return gy * Tensor(np.sign(x.data))
+        return gy * Tensor(np.sign(self.inputs[0].data))
 
 
 class Clamp(Function):
@@ -164,34 +191,37 @@ class Clamp(Function):
         return gy * Tensor(mask.astype(gy.dtype))
 
 
-class Maximum(Function):
-    """y = max(a, b)        ga = gy * [a > b] (ties split 1/2, as PyTorch)"""
+class _PickOne(Function):
+    """y = pick(a, b) elementwise     ga = gy * w,  gb = gy * (1 - w),
+    w = 1 where a is picked, 0 where b is, 1/2 on ties (as PyTorch)."""
+    pick = wins = None  # set by subclasses: np.maximum/np.greater, np.minimum/np.less
+
     def forward(self, a, b):
-        return np.maximum(a, b)
+        return type(self).pick(a, b)
 
     def backward(self, gy):
-        a, b = self.inputs
-        wa = (a.data > b.data) + 0.5 * (a.data == b.data)
-        wa = Tensor(np.asarray(wa, dtype=gy.dtype))
-        return (gy * wa if self.needs_input_grad[0] else None,
-                gy * (1.0 - wa) if self.needs_input_grad[1] else None)
+        a, b = self.inputs[0].data, self.inputs[1].data
+        w = np.array(type(self).wins(a, b), dtype=gy.dtype)  # an array even for 0-d inputs
+        w[a == b] = 0.5
+        w = Tensor(w)
+        return (gy * w if self.needs_input_grad[0] else None,
+                gy * (1.0 - w) if self.needs_input_grad[1] else None)
 
 
-class Minimum(Function):
-    """y = min(a, b)        ga = gy * [a < b] (ties split 1/2, as PyTorch)"""
-    def forward(self, a, b):
-        return np.minimum(a, b)
+class Maximum(_PickOne):
+    """y = max(a, b)        ga = gy * [a > b],  gb = gy * [b > a]   (ties split 1/2)"""
+    pick, wins = np.maximum, np.greater
 
-    def backward(self, gy):
-        a, b = self.inputs
-        wa = (a.data < b.data) + 0.5 * (a.data == b.data)
-        wa = Tensor(np.asarray(wa, dtype=gy.dtype))
-        return (gy * wa if self.needs_input_grad[0] else None,
-                gy * (1.0 - wa) if self.needs_input_grad[1] else None)
+
+class Minimum(_PickOne):
+    """y = min(a, b)        ga = gy * [a < b],  gb = gy * [b < a]   (ties split 1/2)"""
+    pick, wins = np.minimum, np.less
 
 
 class Where(Function):
     """y = cond ? a : b     ga = cond ? gy : 0,  gb = cond ? 0 : gy"""
+    saves_inputs = False
+
     def __init__(self, cond):
         self.cond = cond
 
@@ -206,6 +236,8 @@ class Where(Function):
 
 class Cast(Function):
     """y = x.astype(dtype)  gx = gy.astype(x.dtype)"""
+    saves_inputs = False
+
     def __init__(self, dtype):
         self.dtype = np.dtype(dtype)
 
@@ -219,6 +251,8 @@ class Cast(Function):
 
 class Clone(Function):
     """y = copy of x        gx = gy"""
+    saves_inputs = False
+
     def forward(self, x):
         return x.copy()
 
@@ -228,8 +262,27 @@ class Clone(Function):
 
 # ---- functional API -----------------------------------------------------------
 def _pair(a, b):
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    return as_tensor(a, like), as_tensor(b, like)
+    """Both operands as Tensors. Scalars take the tensor's dtype; an integer tensor meets a float
+    one as that float dtype (int64 * float32 is float32, as in PyTorch, not NumPy's float64).
+    Booleans need no cast: NumPy already gives float32 * bool -> float32."""
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype == b.data.dtype:
+        return a, b  # the common case
+    like = a if isinstance(a, Tensor) and a.dtype.kind == "f" else b if isinstance(b, Tensor) else a
+    like = like if isinstance(like, Tensor) else None
+    a, b = as_tensor(a, like), as_tensor(b, like)
+    ka, kb = a.dtype.kind, b.dtype.kind
+    if ka != kb and "f" in (ka, kb) and ka in "iuf" and kb in "iuf":
+        if ka != "f":
+            a = Tensor(a.data.astype(b.dtype))
+        else:
+            b = Tensor(b.data.astype(a.dtype))
+    elif ka == kb == "f" and a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0):
+        # PyTorch: a 0-d tensor does not promote a dimensioned one (float32 * 0-d float64 -> float32)
+        if a.ndim == 0:
+            a = cast(a, b.dtype)
+        else:
+            b = cast(b, a.dtype)
+    return a, b
 
 
 def add(a, b):
@@ -277,7 +330,11 @@ def abs(x):  # noqa: A001 - PyTorch's name
 
 
 def clamp(x, min=None, max=None):  # noqa: A002 - PyTorch's names
-    return Clamp(min, max)(x)
+    """Clip to [min, max] (either may be None). Tensor bounds go through maximum/minimum."""
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
+    return Clamp(None if min is None else float(min), None if max is None else float(max))(x)
 
 
 def maximum(a, b):

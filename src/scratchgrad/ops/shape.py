@@ -1,7 +1,8 @@
 """Shape and indexing ops: reshape, permute, getitem, index_put, cat/stack/split, pad, gather.
 
-Repeated indices accumulate in backward. The scatter-add behind getitem and gather uses
-`np.bincount` on flat indices (an order of magnitude faster than `np.add.at`).
+Repeated indices accumulate in backward. The scatter-add behind getitem, gather and
+index_put(accumulate=True) is `np.bincount` (single elements) or a 0/1 sparse-matrix product
+(whole rows, as in an embedding's gradient): several times faster than `np.add.at`.
 """
 from __future__ import annotations
 
@@ -9,16 +10,59 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..tensor import Tensor, as_tensor
+from .arithmetic import ShapeError
 
 
-def _scatter_add_flat(flat_idx: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """out[flat_idx[k]] += values[k] for a flat output of `size` elements."""
-    out = np.bincount(flat_idx.ravel(), weights=values.ravel(), minlength=size)
-    return out.astype(values.dtype, copy=False)
+def _scatter_add(shape, key, g: np.ndarray) -> np.ndarray:
+    """out = zeros(shape); out[key] += g, where repeated indices ACCUMULATE (unlike out[key] = g).
+
+    Keys of integer/boolean arrays on the leading dims (embedding rows, x[rows, cols], masks)
+    become one flat row index: a bincount for single elements, a sparse-matrix product for
+    whole rows. Anything else (slices between arrays, None, ...) numbers the elements of
+    `shape` and bincounts those numbers. No np.add.at (slow) and no Python loop.
+    """
+    keys = _lead_index_arrays(key, len(shape))
+    if keys is None:  # general key: number the elements of `shape`, then index the numbers
+        keys = (np.arange(int(np.prod(shape))).reshape(shape)[key],)
+        lead_shape, rest = (int(np.prod(shape)),), 1
+    else:
+        lead_shape, rest = shape[:len(keys)], int(np.prod(shape[len(keys):]))
+    rows = np.ravel_multi_index(keys, lead_shape, mode="wrap").ravel()  # broadcasts the index arrays
+    n_rows = int(np.prod(lead_shape))
+    g2 = g.reshape(rows.size, rest)
+    if rest == 1:
+        out = np.bincount(rows, weights=g2[:, 0], minlength=n_rows).astype(g.dtype, copy=False)
+    else:  # sum whole rows: (n_rows x M) 0/1 sparse matrix times (M x rest)
+        from scipy import sparse
+        m = sparse.csr_matrix((np.ones(rows.size, dtype=g.dtype), (rows, np.arange(rows.size))),
+                              shape=(n_rows, rows.size))
+        out = np.asarray(m @ g2)
+    return out.reshape(shape)
+
+
+def _lead_index_arrays(key, ndim):
+    """`key` as a tuple of integer arrays for the leading dims (a boolean mask counts as its
+    nonzero() arrays), or None when it has slices, None or Ellipsis."""
+    keys = key if isinstance(key, tuple) else (key,)
+    out = []
+    for k in keys:
+        if k is None or k is Ellipsis or isinstance(k, slice):
+            return None
+        k = np.asarray(k)
+        if k.dtype == bool and k.ndim:
+            out.extend(np.nonzero(k))
+        elif k.dtype.kind in "iu":
+            out.append(k)
+        else:
+            return None
+    return tuple(out) if len(out) <= ndim else None
 
 
 class Reshape(Function):
     """y = x viewed as `shape`    gx = gy viewed as x.shape"""
+    saves_inputs = False
+    is_view = True
+
     def __init__(self, shape):
         self.shape = shape
 
@@ -32,6 +76,9 @@ class Reshape(Function):
 
 class Permute(Function):
     """y = x with axes permuted   gx = gy with the inverse permutation"""
+    saves_inputs = False
+    is_view = True
+
     def __init__(self, axes):
         self.axes = axes
 
@@ -42,10 +89,19 @@ class Permute(Function):
         return gy.permute(*np.argsort(self.axes))
 
 
+def _is_basic(key):
+    """True for keys of ints, slices, None and Ellipsis only (NumPy returns a view)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in keys)
+
+
 class GetItem(Function):
-    """y = x[key]                  gx = zeros(x.shape) with gx[key] += gy"""
+    """y = x[key]                  gx = zeros(x.shape) with gx[key] += gy (repeats accumulate)"""
+    saves_inputs = False
+
     def __init__(self, key):
         self.key = key
+        self.is_view = _is_basic(key)
 
     def forward(self, x):
         return x[self.key]
@@ -54,47 +110,53 @@ class GetItem(Function):
         return GetItemGrad(self.key, self.inputs[0].shape)(gy)
 
 
-def _is_basic(key):
-    keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice)) for k in keys)
-
-
 class GetItemGrad(Function):
-    """y = scatter-add of g into zeros(shape) at key   gg = gy[key]   (backward of getitem)"""
+    """y = zeros(shape); y[key] += g      gg = gy[key]      (the backward of getitem)"""
+    saves_inputs = False
+
     def __init__(self, key, shape):
         self.key, self.shape = key, shape
 
     def forward(self, g):
-        if _is_basic(self.key):
+        if _is_basic(self.key):  # no repeats possible: plain assignment
             out = np.zeros(self.shape, dtype=g.dtype)
             out[self.key] = g
             return out
-        size = int(np.prod(self.shape))
-        flat = np.arange(size).reshape(self.shape)[self.key]
-        return _scatter_add_flat(flat, np.broadcast_to(g, flat.shape), size).reshape(self.shape)
+        return _scatter_add(self.shape, self.key, g)
 
     def backward(self, gy):
         return gy[self.key]
 
 
 class IndexPut(Function):
-    """y = x with y[key] = v       gx = gy with gy[key] = 0,  gv = gy[key]"""
-    def __init__(self, key):
-        self.key = key
+    """y = x with y[key] = v        gx = gy with gy[key] = 0,  gv = gy[key]
+    accumulate: y[key] += v         gx = gy,                   gv = gy[key]"""
+    saves_inputs = False
+
+    def __init__(self, key, accumulate=False):
+        self.key, self.accumulate = key, accumulate
 
     def forward(self, x, v):
         y = x.copy()
-        y[self.key] = v
+        if self.accumulate:  # repeated indices add up
+            y += _scatter_add(x.shape, self.key, np.broadcast_to(v, x[self.key].shape).astype(x.dtype))
+        else:
+            y[self.key] = v
         return y
 
     def backward(self, gy):
-        gx = index_put(gy, self.key, 0.0) if self.needs_input_grad[0] else None
-        gv = gy[self.key] if self.needs_input_grad[1] else None
+        gx = gv = None
+        if self.needs_input_grad[0]:
+            gx = gy if self.accumulate else index_put(gy, self.key, 0.0)
+        if self.needs_input_grad[1]:
+            gv = gy[self.key]
         return gx, gv
 
 
 class Cat(Function):
     """y = concat(xs, axis)        gx_i = the i-th slab of gy"""
+    saves_inputs = False
+
     def __init__(self, axis):
         self.axis = axis
 
@@ -108,6 +170,9 @@ class Cat(Function):
 
 class Split(Function):
     """ys = pieces of x along axis  gx = concat(gys) (zeros for unused pieces)"""
+    saves_inputs = False
+    is_view = True
+
     def __init__(self, sizes, axis):
         self.sizes, self.axis = sizes, axis
 
@@ -129,6 +194,8 @@ class Split(Function):
 
 class Pad(Function):
     """y = x padded with a constant   gx = the centre slice of gy"""
+    saves_inputs = False
+
     def __init__(self, widths, value):
         self.widths, self.value = widths, value
 
@@ -140,27 +207,37 @@ class Pad(Function):
         return gy[key]
 
 
+def _along_key(index, axis):
+    """The advanced-index key that picks x[i][index[i][j]][k] (index at `axis`, aranges elsewhere),
+    which also allows an index smaller than x in the other dims (as PyTorch's gather)."""
+    key = [np.arange(n).reshape((-1,) + (1,) * (index.ndim - 1 - d)) for d, n in enumerate(index.shape)]
+    key[axis] = index
+    return tuple(key)
+
+
 class Gather(Function):
-    """y[i][j] = x[i][index[i][j]] (along dim)   gx = scatter-add of gy at index"""
+    """y[i][j] = x[i][index[i][j]]  (dim=1)      gx = zeros; gx[i][index[i][j]] += gy[i][j]"""
+    saves_inputs = False
+
     def __init__(self, axis, index):
         self.axis, self.index = axis, index
 
     def forward(self, x):
-        return np.take_along_axis(x, self.index, self.axis)
+        return x[_along_key(self.index, self.axis)]
 
     def backward(self, gy):
         return scatter_add_along(gy, self.index, self.axis, self.inputs[0].shape)
 
 
 class ScatterAddAlong(Function):
-    """y = zeros(shape); y[.., index, ..] += g along axis   gg = gather(gy, index)"""
+    """y = zeros(shape); y[i][index[i][j]] += g[i][j]  (dim=1)      gg = gather(gy, index)"""
+    saves_inputs = False
+
     def __init__(self, index, axis, shape):
         self.index, self.axis, self.shape = index, axis, tuple(shape)
 
     def forward(self, g):
-        size = int(np.prod(self.shape))
-        flat = np.take_along_axis(np.arange(size).reshape(self.shape), self.index, self.axis)
-        return _scatter_add_flat(flat, g, size).reshape(self.shape)
+        return _scatter_add(self.shape, _along_key(self.index, self.axis), g)
 
     def backward(self, gy):
         return Gather(self.axis, self.index)(gy)
@@ -195,7 +272,7 @@ def squeeze(x, dim=None):
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        dims = {d % x.ndim for d in ((dim,) if isinstance(dim, int) else dim)}
+        dims = {int(d) % x.ndim for d in ((dim,) if np.ndim(dim) == 0 else dim)}
         shape = tuple(n for i, n in enumerate(x.shape) if not (i in dims and n == 1))
     return reshape(x, shape)
 
@@ -221,9 +298,10 @@ def getitem(x, key):
     return GetItem(_key(key))(x)
 
 
-def index_put(x, key, value):
-    """Out-of-place `x[key] = value` that gradients flow through (to x and to value)."""
-    return IndexPut(_key(key))(x, as_tensor(value, like=x))
+def index_put(x, key, value, accumulate=False):
+    """Out-of-place `x[key] = value` (or `+= value` with accumulate) that gradients flow through,
+    to x and to value. `key` is anything `x[key]` accepts: ints, slices, index arrays, masks."""
+    return IndexPut(_key(key), accumulate)(x, as_tensor(value, like=x))
 
 
 def cat(xs, dim=0):
@@ -256,8 +334,14 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
+    """At most `chunks` pieces of equal size ceil(n / chunks) (the last may be smaller), as PyTorch."""
     n = x.shape[dim]
     return split(x, -(-n // chunks), dim)
+
+
+def unbind(x, dim=0):
+    """The slices x[i] along `dim`, as a tuple."""
+    return tuple(squeeze(p, dim) for p in split(x, 1, dim))
 
 
 def pad(x, pad, mode="constant", value=0.0):
@@ -273,7 +357,10 @@ def pad(x, pad, mode="constant", value=0.0):
 def gather(x, dim, index):
     """PyTorch's gather: out[i][j] = x[i][index[i][j]] for dim=1."""
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
-    return Gather(dim % x.ndim, idx.astype(np.int64))(x)
+    if idx.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(idx.shape, x.shape)) if d != dim % x.ndim):
+        raise ShapeError(f"gather: index of shape {idx.shape} does not fit input of shape {x.shape} along "
+                         f"dim {dim} (same number of dims, and no larger in the other dims)")
+    return Gather(dim % x.ndim, idx.astype(np.int64, copy=False))(x)
 
 
 def scatter_add_along(g, index, axis, shape):
