@@ -15,8 +15,11 @@ from .modules import (ELU, GELU, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogit
                       LogSoftmax, Maxout, ModuleDict, ModuleList, MSELoss, NLLLoss, PReLU, ReLU, Sequential, Sigmoid,
                       SiLU, SmoothL1Loss, Softmax, Softplus, Tanh)
 from .parameter import Parameter
+from .modules.rnn import GRU, LSTM, RNN, PackedSequence, pack_padded_sequence, pad_packed_sequence
+from .modules.rnn_cells import GRUCell, LSTMCell, RNNCell
 
-__all__ = ["BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "ELU",
+__all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "PackedSequence", "RNN", "RNNCell", "pack_padded_sequence",
+           "pad_packed_sequence", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout", "ELU",
            "Embedding", "Flatten", "GELU", "HuberLoss", "Identity", "KLDivLoss", "L1Loss", "LayerNorm", "LeakyReLU",
            "Linear", "LogSoftmax", "MSELoss", "Maxout", "Module", "ModuleDict", "ModuleList", "NLLLoss", "PReLU",
            "Parameter", "ReLU", "SiLU", "Sequential", "Sigmoid", "SmoothL1Loss", "Softmax", "Softplus", "Tanh",
