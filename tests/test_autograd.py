@@ -402,3 +402,17 @@ def test_to_dot_contains_function_names_and_shapes(tmp_path):
         assert name in dot, name
     path = tmp_path / "g.dot"
     assert sg.autograd.to_dot(loss, str(path)) == path.read_text()
+
+
+def test_hook_on_intermediate_runs_after_the_tensor_object_is_gone():
+    x = sg.randn(3, requires_grad=True)
+    seen = []
+
+    def build():
+        y = x * 2.0                       # only the graph (not the caller) keeps y's creator
+        y.register_hook(lambda g: seen.append(g.data.copy()))
+        return (y + 1.0).sum()
+
+    build().backward()
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], np.ones(3))

@@ -219,8 +219,13 @@ class Tensor:
         self._retains_grad = True
 
     def register_hook(self, hook):
-        """`hook(grad) -> Tensor or None` runs on this tensor's gradient during backward."""
+        """`hook(grad) -> Tensor or None` runs on this tensor's gradient during backward.
+
+        On a non-leaf the hooks are kept by the Function that made the tensor, so they run
+        even if the tensor object itself is gone by the time backward reaches it."""
         self._hooks = self._hooks + (hook,)
+        if self.creator is not None:
+            self.creator.__dict__.setdefault("output_hooks", {})[self.output_nr] = self._hooks
         return hook
 
     # ---- autograd -----------------------------------------------------------

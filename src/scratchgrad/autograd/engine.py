@@ -85,9 +85,9 @@ def _acc(a, b):
     return b if a is None else a + b
 
 
-def _run_hooks(t, g, escaped):
-    """Apply `t`'s hooks to its gradient g. User code saw g, so its memory is `escaped`."""
-    for hook in t._hooks:
+def _run_hooks(hooks, g, escaped):
+    """Apply `hooks` to a gradient g. User code saw g, so its memory is `escaped`."""
+    for hook in hooks:
         escaped.add(id(_base(g.data)))
         r = hook(g)
         g = g if r is None else r
@@ -135,12 +135,13 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
         for f in order:
             gys = grads.pop(f, None)
             if gys is not None:
+                output_hooks = f.__dict__.get("output_hooks")  # outlive a collected output tensor
                 for i, ref in enumerate(f.outputs):  # hooks, retain_grad, autograd.grad targets
+                    if output_hooks and i in output_hooks and gys[i] is not None:
+                        gys[i] = _run_hooks(output_hooks[i], gys[i], escaped)
                     y = ref()
-                    if y is None or gys[i] is None or not (y._hooks or y._retains_grad or targets):
+                    if y is None or gys[i] is None or not (y._retains_grad or targets):
                         continue
-                    if y._hooks:
-                        gys[i] = _run_hooks(y, gys[i], escaped)
                     if targets is not None:
                         if id(y) in targets:
                             captured[id(y)] = gys[i]
@@ -171,7 +172,7 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
 
         for x, g in leaf_grads.values():
             if x._hooks:
-                g = _run_hooks(x, g, escaped)
+                g = _run_hooks(x._hooks, g, escaped)
             if targets is not None:
                 captured[id(x)] = g
             elif create_graph:
