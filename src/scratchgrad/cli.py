@@ -71,6 +71,16 @@ def make_optimizer(name: str, params, lr: float | None = None, weight_decay: flo
     return getattr(optim, cls_name)(params, **kwargs)
 
 
+def make_scheduler(name: str, optimizer, epochs: int):
+    """An epoch-wise LR schedule from its CLI name: none, cosine (to 0 over the run), step (x0.1 every third)."""
+    from .optim import lr_scheduler
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
+    return None
+
+
 def parse_sizes(text: str) -> list[int]:
     """"100,100" -> [100, 100]; "" or "none" -> [] (no hidden layer)."""
     if text.strip().lower() in ("", "none"):
@@ -137,7 +147,9 @@ def train_run(config: dict, out: Path, resume: bool = False, progress: bool = Tr
               f"{config['epochs']} epochs with {config['optimizer']} lr {optimizer.param_groups[0]['lr']:g} "
               f"-> {out}", flush=True)
 
-    trainer = Trainer(model, optimizer, patience=config["patience"], checkpoint_dir=out, restore_best=True,
+    scheduler = make_scheduler(config.get("lr_schedule", "none"), optimizer, config["epochs"])
+    trainer = Trainer(model, optimizer, scheduler=scheduler, patience=config["patience"], checkpoint_dir=out,
+                      restore_best=True,
                       progress=progress, verbose=verbose)
     history = trainer.fit(train_loader, val_loader, epochs=config["epochs"], resume=resume)
     test_loss, test_acc = evaluate(model, DataLoader(test_set, batch_size=max(bs, 512)), trainer.loss_fn)
@@ -165,6 +177,8 @@ def _train_args(p):
     p.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: per optimizer: " +
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
+    p.add_argument("--lr-schedule", default="none", choices=["none", "cosine", "step"],
+                   help="learning-rate schedule over the epochs (default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (decoupled for adamw) (default: the optimizer's, 0 except adamw 0.01)")
     p.add_argument("--hidden", type=parse_sizes, default=[100],
@@ -213,7 +227,8 @@ def cmd_train(args) -> dict:
                   "data_root": None if args.data_root is None else str(args.data_root), "download": args.download,
                   "epochs": args.epochs or DEFAULT_EPOCHS, "batch_size": args.batch_size,
                   "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
-                  "val_fraction": args.val_fraction, "patience": args.patience, "seed": args.seed}
+                  "lr_schedule": args.lr_schedule, "val_fraction": args.val_fraction, "patience": args.patience,
+                  "seed": args.seed}
     return train_run(config, Path(out), resume=args.resume, progress=not args.no_progress)
 
 
