@@ -9,12 +9,14 @@ Where the code lives:
     functional_norm.py  batch_norm, layer_norm               (fused Functions)
     functional_loss.py  cross_entropy, nll_loss, binary_cross_entropy(_with_logits), mse_loss,
                         l1_loss, smooth_l1_loss, huber_loss, kl_div
-    scratchgrad.ops     the activations: relu, sigmoid, tanh, softmax, log_softmax, dropout, ...
+    scratchgrad.ops     the activations: relu, sigmoid, tanh, softmax, log_softmax, dropout, ...;
+                        conv1d/conv2d/conv_transpose (ops/conv.py), pooling (ops/pooling.py)
 """
 from __future__ import annotations
 
-from ..ops import (dropout, elu, gelu, leaky_relu, log_softmax, one_hot, pad, relu, sigmoid, softmax, softplus,
-                   tanh)
+from ..ops import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
+                   conv_transpose2d, dropout, elu, gelu, leaky_relu, log_softmax, max_pool2d, max_unpool2d, one_hot,
+                   pad, relu, sigmoid, softmax, softplus, tanh)
 from .functional_core import embedding, linear, prelu
 from .functional_loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                               kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
@@ -33,7 +35,8 @@ def maxout(x, pieces: int):
     return x.reshape(x.shape[:-1] + (x.shape[-1] // pieces, pieces)).amax(-1)
 
 
-__all__ = ["batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+__all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv1d", "conv2d", "conv_transpose1d",
+           "conv_transpose2d", "max_pool2d", "max_unpool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
            "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
            "log_softmax", "maxout", "mse_loss", "nll_loss", "one_hot", "pad", "prelu", "relu", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]

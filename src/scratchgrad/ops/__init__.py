@@ -10,6 +10,10 @@ from .reduce import (amax, amin, argmax, argmin, broadcast_to, expand, logsumexp
                      sum_to, var)
 from .shape import (cat, chunk, concatenate, flatten, gather, getitem, index_put, one_hot, pad, permute,
                     reshape, scatter_add_along, split, squeeze, stack, transpose, unbind, unsqueeze)
+from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
+from .im2col import col2im, im2col
+from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d,
+                      max_pool2d, max_unpool2d)
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "annotations")]
 

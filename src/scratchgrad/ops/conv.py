@@ -1,0 +1,410 @@
+"""Convolutions: conv2d, conv1d, conv_transpose2d (NCHW, PyTorch semantics).
+
+Three NumPy kernels do all the work, and three Functions built on them close
+under differentiation, so gradients of gradients (WGAN-GP, Hessian-vector
+products) work through every convolution:
+
+    y  = conv(x, w)             im2col(x) @ W                    Conv2d
+    gx = conv_transpose(gy, w)  col2im(gy @ W^T)                 ConvTranspose2d
+    gw = conv_weight(x, gy)     gy^T @ im2col(x)                 Conv2dWeight
+
+    Conv2d          backward: gx = conv_transpose(gy, w),  gw = conv_weight(x, gy)
+    ConvTranspose2d backward: gx = conv(gy, w),            gw = conv_weight(gy, x)
+    Conv2dWeight    backward: gx = conv_transpose(gy, ggw), ggy = conv(x, ggw)
+
+All three share one geometry: a convolution from an "image" space (H, W) to an
+"output" space (OH, OW) with stride, padding (top, bottom, left, right),
+dilation and groups; the transposed convolution runs the same geometry backwards.
+Weights are (C_out, C_in/groups, KH, KW) for conv and (C_in, C_out/groups, KH, KW)
+for conv_transpose, as in PyTorch. See ops/im2col.py for the memory layout (outputs
+are NHWC in memory, NCHW in shape). Depthwise convolutions (groups == C_in) skip the
+GEMM: each kernel tap is one multiply-add over strided slices.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function, is_grad_enabled
+from ..tensor import Tensor
+from .im2col import (col2im_nhwc, conv_out_size, empty_image, is_channels_last, pad_image, pads4, pair, taps,
+                     unfold)
+
+
+class Geometry:
+    """stride (sh, sw), pads (top, bottom, left, right; negative crops), dilation (dh, dw), groups."""
+    __slots__ = ("stride", "pads", "dilation", "groups")
+
+    def __init__(self, stride, pads, dilation, groups):
+        self.stride, self.pads, self.dilation, self.groups = pair(stride), pads4(pads), pair(dilation), int(groups)
+
+    def out_hw(self, hw, khw):
+        """Output (OH, OW) of the convolution on an image of size hw."""
+        return tuple(conv_out_size(n, k, s, p, d) for n, k, s, p, d in
+                     zip(hw, khw, self.stride, (self.pads[:2], self.pads[2:]), self.dilation))
+
+    def __repr__(self):
+        return f"Geometry(stride={self.stride}, pads={self.pads}, dilation={self.dilation}, groups={self.groups})"
+
+
+# ---- the three NumPy kernels ---------------------------------------------------------------
+#: im2col is done a block of samples at a time, sized so the block's cols (about this many bytes)
+#: stay in the L2 cache while the GEMM reads them: the cols of a whole batch (43 MB for a
+#: 100x16x28x28 input and a 3x3 kernel) would go to DRAM and back, which measured ~2x slower.
+#: Each block is still one 2-D GEMM in the (rows = pixels, cols = C*K*K) layout; it is cache
+#: blocking, not a loop over samples (a batch of 100 runs in ~25 blocks, or 1 for small inputs).
+BLOCK_BYTES = 2 << 20
+
+
+def sample_blocks(N, bytes_per_sample):
+    """Slices of the batch holding about BLOCK_BYTES of work each (at least one sample)."""
+    n = max(1, BLOCK_BYTES // max(int(bytes_per_sample), 1))
+    return [slice(s, min(s + n, N)) for s in range(0, N, n)]
+
+
+def _blocks(x, khw, geo, out_hw):
+    """Pad x once, then yield (sample slice, cols (n*OH*OW, G, KH*KW*C/G)) block by block."""
+    xp = pad_image(x, geo.pads)
+    N, C = xp.shape[:2]
+    for blk in sample_blocks(N, out_hw[0] * out_hw[1] * khw[0] * khw[1] * C * xp.itemsize):
+        yield blk, unfold(xp[blk], khw[0], khw[1], geo.stride, geo.dilation, out_hw, geo.groups)
+
+
+def _w_mat(w, G):
+    """Conv weight (C_out, C/G, KH, KW) -> per-group GEMM operands (G, KH*KW*C/G, C_out/G)."""
+    Co, Cg, KH, KW = w.shape
+    return w.reshape(G, Co // G, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, KH * KW * Cg, Co // G)
+
+
+def _grouped_matmul(a, b, out):
+    """out (M, G*P) = a (M, G, K) times b (G, K, P), group by group. One GEMM when G == 1."""
+    if a.shape[1] == 1:
+        np.matmul(a[:, 0], b[0], out=out)
+    else:
+        out.reshape(len(out), b.shape[0], -1)[...] = np.matmul(a.transpose(1, 0, 2), b).transpose(1, 0, 2)
+
+
+def _rows(gy2d, blk, hw):
+    """The rows of an (N*OH*OW, ...) matrix that belong to the samples in slice blk."""
+    m = hw[0] * hw[1]
+    return gy2d[blk.start * m:blk.stop * m]
+
+
+def _gy_mat(gy, G):
+    """(N, C, OH, OW) -> (N*OH*OW, G, C/G); free when gy is NHWC in memory (it is, coming from conv)."""
+    N, C = gy.shape[:2]
+    return gy.transpose(0, 2, 3, 1).reshape(-1, G, C // G)
+
+
+def conv_forward(x, w, geo, bias=None):
+    """y = x (*) w + b: im2col + the GEMM cols @ W, (N*OH*OW, C*K*K) @ (C*K*K, C_out) per group.
+    Returns (N, C_out, OH, OW), NHWC in memory."""
+    N, Co = x.shape[0], w.shape[0]
+    out_hw = geo.out_hw(x.shape[2:], w.shape[2:])
+    if _is_depthwise(x.shape[1], geo.groups):
+        return depthwise_forward(x, w, geo, out_hw, bias)
+    wm = _w_mat(w, geo.groups)
+    y = np.empty((N * out_hw[0] * out_hw[1], Co), dtype=np.result_type(x, w))
+    for blk, cols in _blocks(x, w.shape[2:], geo, out_hw):
+        _grouped_matmul(cols, wm, _rows(y, blk, out_hw))
+    y = y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
+    if bias is not None:
+        add_bias(y, bias)
+    return y
+
+
+def conv_weight(x, gy, khw, geo):
+    """gw = d<gy, conv(x, w)>/dw = gy^T @ im2col(x): (C_out, N*OH*OW) @ (N*OH*OW, C*K*K) per group,
+    both operands contiguous (gy is NHWC in memory). Returns (C_out, C/G, KH, KW)."""
+    G, out_hw = geo.groups, gy.shape[2:]
+    if _is_depthwise(x.shape[1], G):
+        return depthwise_weight(x, gy, khw, geo)
+    g = _gy_mat(gy, G)                                   # (M, G, Co/G)
+    gwt = 0  # gw^T, (G, K*K*C/G, Co/G): with 2 OpenBLAS threads the (Co x M) @ (M x K*K*C)
+    for blk, cols in _blocks(x, khw, geo, out_hw):       # orientation ran 10x slower (small Co)
+        gb = _rows(g, blk, out_hw)
+        gwt = gwt + (cols[:, 0].T @ gb[:, 0] if G == 1 else
+                     np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2)))
+    gw = np.reshape(gwt, (G, khw[0], khw[1], -1, gy.shape[1] // G))   # (G, KH, KW, C/G, Co/G)
+    return np.ascontiguousarray(gw.transpose(0, 4, 3, 1, 2).reshape(gy.shape[1], -1, *khw))
+
+
+def _flip_transpose(w, G):
+    """Conv weight (Co, C/G, KH, KW) -> the weight (C, Co/G, KH, KW) of the conv that computes its
+    transpose at stride 1: channels swapped within each group and the kernel rotated 180 degrees."""
+    Co, Cg, KH, KW = w.shape
+    wt = w.reshape(G, Co // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4).reshape(G * Cg, Co // G, KH, KW)
+    return np.ascontiguousarray(wt[:, :, ::-1, ::-1])
+
+
+def conv_transpose(gy, w, geo, in_hw, bias=None):
+    """gx = the transpose (adjoint) of x -> conv(x, w) applied to gy; gx has spatial size in_hw.
+
+    stride 1 and C_out <= C_in: a plain convolution of gy with the flipped, channel-swapped
+      kernel and padding d*(K-1) - p (the notes' "边缘填充k-p-1个零"); the fastest here.
+    otherwise: gcols = gy @ W^T, then col2im (K x K strided +=), a block of samples at a time.
+    """
+    N, Co = gy.shape[:2]
+    KH, KW = w.shape[2:]
+    G, C = geo.groups, w.shape[1] * geo.groups
+    if _is_depthwise(C, G):
+        return depthwise_transpose(gy, w, geo, in_hw, bias)
+    if geo.stride == (1, 1) and Co <= C:
+        (dh, dw), (t, _, l, _) = geo.dilation, geo.pads
+        top, left = dh * (KH - 1) - t, dw * (KW - 1) - l      # bottom/right make the size in_hw
+        pads = (top, in_hw[0] - gy.shape[2] + t, left, in_hw[1] - gy.shape[3] + l)
+        return conv_forward(gy, _flip_transpose(w, G), Geometry(1, pads, geo.dilation, G), bias)
+    wt = _w_mat(w, G).transpose(0, 2, 1)                  # (G, Co/G, KH*KW*C/G)
+    g = _gy_mat(gy, G)
+    t, b, l, r = geo.pads
+    gxp = np.empty((N, in_hw[0] + t + max(b, 0), in_hw[1] + l + max(r, 0), C), dtype=np.result_type(gy, w))
+    out_hw = gy.shape[2:]
+    for blk in sample_blocks(N, out_hw[0] * out_hw[1] * KH * KW * C * gxp.itemsize):
+        gb = _rows(g, blk, out_hw)
+        gcols = np.empty((len(gb), C * KH * KW), dtype=gxp.dtype)   # ordered (g, ki, kj, c)
+        _grouped_matmul(gb, wt, gcols)
+        col2im_nhwc(gcols, gxp[blk].shape, KH, KW, geo.stride, geo.dilation, out_hw, G, out=gxp[blk])
+    gxp = gxp.transpose(0, 3, 1, 2)
+    if bias is not None:
+        add_bias(gxp, bias)  # before cropping: the padding is thrown away anyway
+    return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
+
+
+# ---- depthwise convolution (groups == C_in: MobileNet, ShuffleNet) ---------------------------------
+# One filter per input channel: a GEMM per group would be C tiny GEMMs, so depthwise convolution
+# is written directly as K*K multiply-adds of strided slices (the taps), a block of samples at a
+# time so the K*K passes stay in cache. Same three kernels, same Functions, same double backward.
+def _is_depthwise(C_in, groups):
+    return groups > 1 and groups == C_in
+
+
+def channel_sum(a):
+    """Sum of (N, C, H, W) over N, H, W -> (C,). A GEMV when a is NHWC in memory (~5x np.sum)."""
+    if is_channels_last(a):
+        rows = a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+        return np.ones(len(rows), a.dtype) @ rows
+    return a.sum(axis=(0, 2, 3))
+
+
+def add_bias(y, bias):
+    """y (N, C, H, W) += bias[c], in place. On NHWC memory a plain broadcast would run NumPy's
+    inner loop over only C numbers per pixel (measured 2-5 ms for SimpleConvNet's conv), so
+    each image is one long row instead, plus the bias tiled H*W times."""
+    yh = y.transpose(0, 2, 3, 1)
+    if yh.flags.c_contiguous:
+        rows = yh.reshape(len(y), -1)
+        rows += np.tile(bias.astype(y.dtype, copy=False), y.shape[2] * y.shape[3])
+    else:
+        y += bias[:, None, None]
+
+
+def _split_mult(a, C):
+    """(N, C*m, H, W) -> view (N, C, m, H, W): output channel c*m + j belongs to input channel c."""
+    N, Cm, H, W = a.shape
+    return a.reshape(N, C, Cm // C, H, W)
+
+
+def _depthwise_blocks(N, C, taps_out, itemsize):
+    """Sample blocks for the tap loops: all K*K passes over a block then run in the L2 cache."""
+    return sample_blocks(N, C * taps_out[0] * taps_out[1] * itemsize)
+
+
+def depthwise_forward(x, w, geo, out_hw, bias=None):
+    """y[n, c*m+j] = sum over taps (i, j') of w[c*m+j, 0, i, j'] * x_pad[n, c, tap window]."""
+    N, C = x.shape[:2]
+    xp = pad_image(x, geo.pads)
+    y = empty_image((N, w.shape[0], *out_hw), np.result_type(x, w), is_channels_last(x))
+    y5, w3 = _split_mult(y, C), w.reshape(C, -1, w.shape[2] * w.shape[3])
+    for blk in _depthwise_blocks(N, w.shape[0], out_hw, y.itemsize):
+        yb, xb = y5[blk], xp[blk]
+        tmp = np.empty_like(yb)
+        for k, key in taps(*w.shape[2:], geo.stride, geo.dilation, out_hw):
+            term = np.multiply(xb[key][:, :, None], w3[:, :, k, None, None], out=yb if k == 0 else tmp)
+            if k:
+                yb += term
+    if bias is not None:
+        add_bias(y, bias)
+    return y
+
+
+def depthwise_weight(x, gy, khw, geo):
+    """gw[c*m+j, 0, tap] = sum over n, oh, ow of gy[n, c*m+j] * x_pad[n, c, tap window]."""
+    N, C = x.shape[:2]
+    xp = pad_image(x, geo.pads)
+    g5 = _split_mult(gy, C)
+    gw = np.zeros((gy.shape[1], khw[0] * khw[1]), dtype=np.result_type(x, gy))
+    for blk in _depthwise_blocks(N, gy.shape[1], gy.shape[2:], gw.itemsize):
+        gb, xb = g5[blk], xp[blk]
+        tmp = np.empty_like(gb)
+        for k, key in taps(*khw, geo.stride, geo.dilation, gy.shape[2:]):
+            np.multiply(gb, xb[key][:, :, None], out=tmp)
+            gw[:, k] += channel_sum(tmp.reshape(len(tmp), *gy.shape[1:]))
+    return gw.reshape(gy.shape[1], 1, *khw)
+
+
+def depthwise_transpose(gy, w, geo, in_hw, bias=None):
+    """gx_pad[n, c, tap window] += sum over j of gy[n, c*m+j] * w[c*m+j, 0, tap]: K*K strided +=."""
+    N, C = gy.shape[0], geo.groups
+    t, b, l, r = geo.pads
+    shape = (N, C, in_hw[0] + t + max(b, 0), in_hw[1] + l + max(r, 0))
+    gxp = empty_image(shape, np.result_type(gy, w), is_channels_last(gy))
+    gxp.fill(0)
+    g5, w3 = _split_mult(gy, C), w.reshape(C, -1, w.shape[2] * w.shape[3])
+    for blk in _depthwise_blocks(N, gy.shape[1], gy.shape[2:], gxp.itemsize):
+        gb, gxb = g5[blk], gxp[blk]
+        tmp = np.empty_like(gb)
+        for k, key in taps(*w.shape[2:], geo.stride, geo.dilation, gy.shape[2:]):
+            term = np.multiply(gb, w3[:, :, k, None, None], out=tmp)
+            gxb[key] += term[:, :, 0] if term.shape[2] == 1 else term.sum(axis=2)
+    if bias is not None:
+        add_bias(gxp, bias)  # before cropping: the padding is thrown away anyway
+    return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
+
+
+# ---- the three Functions -------------------------------------------------------------------
+def _bias_grad(gy):
+    """gb = sum of gy over N, H, W (a differentiable sum under create_graph, else a GEMV)."""
+    return gy.sum(axis=(0, 2, 3)) if is_grad_enabled() else Tensor(channel_sum(gy.data))
+
+
+class Conv2d(Function):
+    """y = conv(x, w) + b      (N, C, H, W) (*) (Co, C/G, KH, KW) -> (N, Co, OH, OW)
+
+    gx = conv_transpose(gy, w)      gw = conv_weight(x, gy)      gb = sum of gy over N, OH, OW
+    Double backward: the three are Functions too (create_graph works).
+    """
+    def __init__(self, geo):
+        self.geo = geo
+
+    def forward(self, x, w, b=None):
+        return conv_forward(x, w, self.geo, b)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        need = self.needs_input_grad
+        gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
+        gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
+        gb = _bias_grad(gy) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose(x, w) + b: the adjoint of conv (same geometry), output size out_hw.
+
+    gx = conv(gy, w)      gw = conv_weight(gy, x)      gb = sum of gy over N, H, W
+    """
+    def __init__(self, geo, out_hw):
+        self.geo, self.out_hw = geo, tuple(out_hw)
+
+    def forward(self, x, w, b=None):
+        return conv_transpose(x, w, self.geo, self.out_hw, b)
+
+    def backward(self, gy):
+        x, w = self.inputs[:2]
+        need = self.needs_input_grad
+        gx = Conv2d(self.geo)(gy, w) if need[0] else None
+        gw = Conv2dWeight(self.geo, w.shape[2:])(gy, x) if need[1] else None
+        gb = _bias_grad(gy) if len(need) > 2 and need[2] else None
+        return gx, gw, gb
+
+
+class Conv2dWeight(Function):
+    """gw = conv_weight(x, gy): the weight gradient of conv, as a Function of (x, gy).
+
+    It is bilinear, so its backward is two convolutions:
+    gx = conv_transpose(gy, ggw)      ggy = conv(x, ggw)
+    """
+    def __init__(self, geo, khw):
+        self.geo, self.khw = geo, tuple(khw)
+
+    def forward(self, x, gy):
+        return conv_weight(x, gy, self.khw, self.geo)
+
+    def backward(self, ggw):
+        x, gy = self.inputs
+        gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, ggw) if self.needs_input_grad[0] else None
+        ggy = Conv2d(self.geo)(x, ggw) if self.needs_input_grad[1] else None
+        return gx, ggy
+
+
+# ---- functional API (torch.nn.functional names) -----------------------------------------------
+def _conv_pads(padding, khw, dilation, stride):
+    """PyTorch padding (int, pair, 'valid', 'same') -> (top, bottom, left, right)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
+        if pair(stride) != (1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        pads = []
+        for k, d in zip(khw, pair(dilation)):
+            total = d * (k - 1)
+            pads += [total // 2, total - total // 2]  # the extra pixel goes right/bottom, as PyTorch
+        return tuple(pads)
+    return pads4(padding)
+
+
+def _check(x, w, groups, transposed=False):
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"expected 4-D input and weight, got {x.shape} and {w.shape}")
+    C = x.shape[1]
+    cin = w.shape[0] if transposed else w.shape[1] * groups
+    if C != cin or C % groups or w.shape[0] % groups:
+        raise ValueError(f"input with {C} channels does not fit weight {w.shape} with groups={groups}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as in every framework), PyTorch's F.conv2d.
+
+    input (N, C, H, W), weight (C_out, C/groups, KH, KW), bias (C_out,) -> (N, C_out, OH, OW)
+    padding: int, pair, 'valid' or 'same'. The output is NHWC in memory (see ops/im2col.py).
+    """
+    _check(input, weight, groups)
+    geo = Geometry(stride, _conv_pads(padding, weight.shape[2:], dilation, stride), dilation, groups)
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d(geo)(*args)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed convolution ("deconvolution"), PyTorch's F.conv_transpose2d.
+
+    input (N, C_in, H, W), weight (C_in, C_out/groups, KH, KW) -> (N, C_out, OH, OW) with
+    OH = (H - 1)*stride - 2*padding + dilation*(KH - 1) + output_padding + 1.
+    It is the gradient of conv2d with respect to its input (the notes: insert s-1 zeros
+    between pixels, pad k-p-1 zeros around, convolve with the flipped kernel).
+    """
+    _check(input, weight, groups, transposed=True)
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = pair(stride), pair(padding), pair(output_padding), pair(dilation)
+    if oph >= max(sh, dh) or opw >= max(sw, dw):
+        raise ValueError("output_padding must be smaller than either stride or dilation")
+    KH, KW = weight.shape[2:]
+    out_hw = ((input.shape[2] - 1) * sh - 2 * ph + dh * (KH - 1) + oph + 1,
+              (input.shape[3] - 1) * sw - 2 * pw + dw * (KW - 1) + opw + 1)
+    # the adjoint conv maps y back onto x: output_padding rows at the bottom/right are cropped
+    geo = Geometry((sh, sw), (ph, ph - oph, pw, pw - opw), (dh, dw), groups)
+    args = (input, weight) if bias is None else (input, weight, bias)
+    return ConvTranspose2d(geo, out_hw)(*args)
+
+
+def _one(v):
+    return int(v[0]) if isinstance(v, (tuple, list)) else int(v)
+
+
+def _as_2d(fn, input, weight, bias, stride, padding, dilation, groups, **extra):
+    """Run a 1-D op through the 2-D one: (N, C, L) -> (N, C, 1, L), kernel (.., K) -> (.., 1, K)."""
+    pad = padding if isinstance(padding, str) else (0, _one(padding))
+    extra = {k: (0, _one(v)) for k, v in extra.items()}
+    y = fn(input.unsqueeze(2), weight.unsqueeze(2), bias, stride=(1, _one(stride)), padding=pad,
+           dilation=(1, _one(dilation)), groups=groups, **extra)
+    return y.squeeze(2)
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (PyTorch's F.conv1d): input (N, C, L), weight (C_out, C/groups, K)."""
+    return _as_2d(conv2d, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """1-D transposed convolution: input (N, C_in, L), weight (C_in, C_out/groups, K)."""
+    return _as_2d(conv_transpose2d, input, weight, bias, stride, padding, dilation, groups,
+                  output_padding=output_padding)
