@@ -306,6 +306,12 @@ def cmd_lab(args):
     return result
 
 
+# ---- subcommands that live beside their subject -------------------------------------------------
+from .rl.cli import RL_HELP, setup_rl_parser  # noqa: E402 - light import (gymnasium loads on use)
+
+command("rl", RL_HELP)(setup_rl_parser)
+
+
 # ---- entry point ------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
