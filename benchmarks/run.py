@@ -64,7 +64,7 @@ def w1(torch, args):
         loss.backward()
         t_opt.step()
 
-    return compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds)
+    return compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
 
 
 def mnist98(torch, args):
@@ -118,6 +118,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--cpu-time", action="store_true",
+                   help="time by process CPU clock (use with --threads 1 on a loaded machine; a proxy only)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args(argv)
     import torch
