@@ -47,7 +47,7 @@ def test_mode_statistics():
     assert b["modes_hit"] == 0 and b["near_mode_fraction"] == 0
 
 
-@pytest.mark.slow   # WGAN-GP needs ~300 iterations of 5 critic steps to spread out (~15 s on a quiet machine)
+@pytest.mark.slow   # 500 WGAN-GP iterations of 5 critic steps: ~30 s on a quiet machine
 def test_mode_collapse(tmp_path):
     r = run_quick("mode-collapse", tmp_path)
     assert r["runs"]["ns"]["final"]["modes_hit"] < r["runs"]["wgan-gp"]["final"]["modes_hit"]

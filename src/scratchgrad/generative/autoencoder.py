@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from scipy.special import expit
 
 from .. import nn
 from ..autograd import no_grad
@@ -56,7 +57,7 @@ class Autoencoder(nn.Module):
     @no_grad()
     def reconstruct(self, x: np.ndarray) -> np.ndarray:
         """Pixel probabilities of the reconstruction of x (no corruption), eval mode."""
-        return 1 / (1 + np.exp(-self.decode(self.encode(Tensor(x))).data))
+        return expit(self.decode(self.encode(Tensor(x))).data)
 
 
 class DenoisingAutoencoder(Autoencoder):

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 VAE_MODELS = ("vae", "cvae", "beta-vae")
 GAN_MODELS = ("gan", "wgan", "wgan-gp", "cgan")
@@ -82,7 +83,8 @@ def setup_evaluate_parser(p):
     p.add_argument("--k", type=int, default=1000, help="VAE: importance samples per image (default: %(default)s)")
     p.add_argument("--n-eval", type=int, default=None, help="VAE: test images for the importance-sampled NLL "
                                                              "(default: all 10,000)")
-    p.add_argument("--n-samples", type=int, default=None, help="samples for MNIST-IS/FID (default 10,000; MADE 1,000)")
+    p.add_argument("--n-samples", type=int, default=None,
+                   help="samples for MNIST-IS/FID (default 10,000; MADE, RBM 1,000; the real-data floor uses as many)")
     p.add_argument("--n-betas", type=int, default=None,
                    help="RBM: AIS with this many uniform temperatures (default: the 14,500-step schedule of "
                         "Salakhutdinov & Murray 2008)")
@@ -150,13 +152,17 @@ def generate(config: dict, model, n: int, seed: int = 0) -> np.ndarray:
             return model.sample(n, labels if m == "cvae" else None, rng=rng)
         if m in ("ae", "dae"):   # an AE has no prior: decode N(0, I) codes anyway (see lab vae-vs-ae)
             z = rng.standard_normal((n, model.latent_dim), dtype=np.float32)
-            return 1 / (1 + np.exp(-model.decode(sg.tensor(z)).data))
+            return expit(model.decode(sg.tensor(z)).data)
         if m == "made":
             return model.sample(n, rng=rng, probabilities=True)
-        if m == "rbm":
-            return model.sample(n, steps=1000, rng=rng)
-        if m in ("gmmn", "vaegan"):
-            return model.sample(n) if m == "gmmn" else model.sample(n, rng=rng)
+        if m == "rbm":   # chains start from noise with the training images' pixel means
+            from .common import mnist_arrays
+            x, _ = mnist_arrays(True, config.get("data_root"), config.get("n_train"))
+            return model.sample(n, steps=1000, rng=rng, marginals=x.mean(0))
+        if m == "gmmn":
+            return model.sample(n)
+        if m == "vaegan":
+            return model.sample(n, rng=rng)
         G = model.generator
         z = sg.tensor(rng.standard_normal((n, G.latent_dim), dtype=np.float32))
         x = G(z, labels) if m == "cgan" else G(z)
@@ -171,6 +177,7 @@ def _config_from_args(args) -> dict:
     if getattr(args, "dataset", "mnist") not in ("mnist", None):
         raise _error(f"--model {m} trains on --dataset mnist only (got {args.dataset})")
     d = DEFAULTS[m]
+
     def pick(name, default):
         value = getattr(args, name, None)
         return default if value is None else value
@@ -407,7 +414,7 @@ def evaluate_generative(args) -> dict:
         if not getattr(args, "skip_is_fid", False):
             from .metrics import MNISTScorer
             scorer = MNISTScorer(data_root=root, verbose=True)
-            n = getattr(args, "n_samples", None) or (1000 if m == "made" else 10000)
+            n = getattr(args, "n_samples", None) or (1000 if m in ("made", "rbm") else 10000)  # slow samplers
             result.update(scorer.score(generate(config, model, n, 1)))
             floor = scorer.real_data_floor(n)
             result.update({"real_data_floor_mnist_is": floor["mnist_is"],

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.special import expit
 
 from .. import nn
 from ..autograd import grad
@@ -268,8 +269,8 @@ class GANTrainer:
         stats = {}
         if self.loss in ("gan", "ns"):
             loss = d_loss(real_s, fake_s, 1.0 - self.label_smoothing)
-            stats["d_real"] = float(np.mean(1 / (1 + np.exp(-real_s.data))))
-            stats["d_fake"] = float(np.mean(1 / (1 + np.exp(-fake_s.data))))
+            stats["d_real"] = float(np.mean(expit(real_s.data)))
+            stats["d_fake"] = float(np.mean(expit(fake_s.data)))
         elif self.div is not None:
             loss = fgan_d_loss(real_s, fake_s, self.div)
             stats["divergence_bound"] = -float(loss.item())

@@ -16,6 +16,7 @@ Sampling is sequential: D passes, filling in one pixel per pass.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from .. import nn
 from ..autograd import no_grad
@@ -89,6 +90,6 @@ class MADE(nn.Module):
         p = np.zeros_like(x)
         for d in self.order:
             logits = self(Tensor(x)).data[:, d]
-            p[:, d] = 1 / (1 + np.exp(-logits))
+            p[:, d] = expit(logits)
             x[:, d] = rng.random(n) < p[:, d]
         return p if probabilities else x

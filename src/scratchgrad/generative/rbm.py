@@ -75,11 +75,15 @@ class RBM(nn.Module):
         return v
 
     def sample(self, n: int, steps: int = 1000, rng: np.random.Generator | None = None,
-               v0: np.ndarray | None = None) -> np.ndarray:
-        """Pixel probabilities p(v | h) after `steps` Gibbs steps from v0 (default: random binary images)."""
+               v0: np.ndarray | None = None, marginals: np.ndarray | None = None) -> np.ndarray:
+        """Pixel probabilities p(v | h) after `steps` Gibbs steps from v0, else from binary noise with the
+        given per-pixel `marginals` (e.g. the training images' mean; default 0.5). An RBM trained on
+        MNIST can have a spurious basin around p = 0.5 noise that chains started there never leave."""
         rng = rng or np.random.default_rng(0)
-        v = v0 if v0 is not None else (rng.random((n, self.n_visible)) < 0.5).astype(np.float32)
-        v = self.gibbs(v, steps, rng)
+        if v0 is None:
+            p = np.full(self.n_visible, 0.5, np.float32) if marginals is None else np.asarray(marginals, np.float32)
+            v0 = binarize(np.broadcast_to(p, (n, self.n_visible)), rng)
+        v = self.gibbs(v0, steps, rng)
         return self.v_given_h(binarize(self.h_given_v(v), rng))
 
     def reconstruct(self, v: np.ndarray) -> np.ndarray:
@@ -171,8 +175,9 @@ def ais_log_partition(rbm: RBM, n_runs: int = 100, n_betas: int = 10000, base_v_
 
     Anneal from a base RBM A (no weights, visible biases b_A: log Z_A = sum softplus(b_A) + H log 2)
     to the target B through p_k(v) ~ exp((1-beta_k) b_A.v + beta_k b.v + sum_j softplus(beta_k (c_j + W_j v))),
-    betas uniform on [0, 1] (or the given increasing `betas` from 0 to 1, e.g. sm08_betas()). Each of n_runs chains accumulates log w += log p*_k(v) - log p*_{k-1}(v),
-    then moves by one Gibbs step that leaves p_k invariant. log Z_B ~ log Z_A + log mean(w).
+    betas uniform on [0, 1] (or the given increasing `betas` from 0 to 1, e.g. sm08_betas()). Each of
+    n_runs chains accumulates log w += log p*_k(v) - log p*_{k-1}(v), then moves by one Gibbs step that
+    leaves p_k invariant. log Z_B ~ log Z_A + log mean(w).
     Returns {"log_z", "log_z_low", "log_z_high" (log of mean(w) -+ 3 standard errors), "n_runs", "n_betas"}."""
     rng = rng or np.random.default_rng(0)
     W, b, c = (p.data.astype(np.float32) for p in (rbm.weight, rbm.v_bias, rbm.h_bias))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import expit, logsumexp
 
 from .. import nn
 from ..autograd import no_grad
@@ -170,7 +170,7 @@ class VAE(nn.Module):
     def mean_image(self, out: Tensor) -> np.ndarray:
         """Decoder output -> pixel means in [0, 1] (sigmoid of Bernoulli logits, clipped Gaussian mean)."""
         a = out.data
-        return 1 / (1 + np.exp(-a)) if self.decoder_type == "bernoulli" else np.clip(a, 0, 1)
+        return expit(a) if self.decoder_type == "bernoulli" else np.clip(a, 0, 1)
 
     @no_grad()
     def sample(self, n: int, y=None, rng: np.random.Generator | None = None) -> np.ndarray:
