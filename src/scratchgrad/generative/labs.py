@@ -331,7 +331,8 @@ def rbm_cd(out, quick: bool = False, seed: int = 0) -> dict:
     for name, kw in methods.items():
         sg.manual_seed(seed)
         rbm = RBM(784, n_hidden)
-        hist = train_rbm(rbm, x, epochs=epochs, batch_size=100, lr=0.05, rng=np.random.default_rng(seed), **kw)
+        hist = train_rbm(rbm, x, epochs=epochs, batch_size=100, lr=0.05, final_lr=0.0, rng=np.random.default_rng(seed),
+                         **kw)
         log_z = exact_log_partition(rbm)
         ais = ais_log_partition(rbm, n_runs=100, n_betas=n_betas, base_v_bias=base_rate_biases(x),
                                 rng=np.random.default_rng(seed))
@@ -356,7 +357,8 @@ def rbm_cd(out, quick: bool = False, seed: int = 0) -> dict:
     figs = [save_figure(fig, out, "rbm_cd.png"), "rbm_cd_samples.png"]
     ll = {k: v["test_log_likelihood_exact"] for k, v in results.items()}
     return {"setup": f"RBM 784-{n_hidden}, {n_train} MNIST images (dynamically binarised), {epochs} epochs, SGD lr "
-                     f"0.05 momentum 0.5, batch 100; AIS: 100 runs, {n_betas} betas, base-rate start",
+                     f"0.05 decaying linearly to 0, momentum 0.5, batch 100; AIS: 100 runs, {n_betas} betas, "
+                     "base-rate start",
             "results": results, "figures": figs,
             "samples_rows": f"CD-1 | CD-10 | PCD-1 ({200 if quick else 1000} Gibbs steps from noise with the "
                             "data's pixel means)",

@@ -104,9 +104,11 @@ class RBM(nn.Module):
 def train_rbm(rbm: RBM, x: np.ndarray, epochs: int = 1, batch_size: int = 100, lr: float = 0.05, k: int = 1,
               persistent: bool = False, momentum: float = 0.5, weight_decay: float = 2e-4,
               rng: np.random.Generator | None = None, chains: np.ndarray | None = None,
-              verbose: bool = False, history: list | None = None) -> list[dict]:
+              verbose: bool = False, history: list | None = None, final_lr: float | None = None) -> list[dict]:
     """CD-k (persistent=False) or PCD-k on grey images x (dynamically binarised), SGD with momentum.
 
+    final_lr: the learning rate decays linearly from lr to final_lr over the run (None: constant);
+    PCD needs the decay (Tieleman, 2008): with a large constant step its chains cannot follow the model.
     Returns one record per epoch: mean reconstruction error (squared, per image), time. The
     persistent chains live in `rbm.chains` (a (batch_size, n_visible) array) between calls."""
     from .. import optim
@@ -115,9 +117,13 @@ def train_rbm(rbm: RBM, x: np.ndarray, epochs: int = 1, batch_size: int = 100, l
     history = history if history is not None else []
     if persistent and getattr(rbm, "chains", None) is None:
         rbm.chains = chains if chains is not None else binarize(x[rng.choice(len(x), batch_size)], rng)
+    total, done = epochs * (len(x) // batch_size), 0
     for _ in range(epochs):
         start, err, n = time.perf_counter(), 0.0, 0
         for step, idx in enumerate(minibatches(len(x), batch_size, rng)):
+            if final_lr is not None:
+                opt.param_groups[0]["lr"] = lr + (final_lr - lr) * done / max(total, 1)
+            done += 1
             v0 = binarize(x[idx], rng)
             if persistent:
                 rbm.chains = rbm.gibbs(rbm.chains, k, rng)
