@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -180,7 +181,7 @@ def rl_train(args) -> dict:
     out = Path(args.out or Path("runs") / f"rl-{args.algo}-{env_id.replace('/', '_')}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     args.out = out
-    progress = not args.no_progress
+    progress = not args.no_progress and sys.stderr.isatty()  # as `scratchgrad train`: no bar in logs
     print(f"training {args.algo} on {env_id} (seed {args.seed}) -> {out}", flush=True)
     start = time.perf_counter()
     config = {"algo": args.algo, "env": env_id, "seed": args.seed}
