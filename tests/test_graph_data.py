@@ -129,5 +129,6 @@ class _Evil:
 def test_restricted_unpickler_refuses_other_classes(tmp_path):
     path = tmp_path / "ind.evil.x"
     path.write_bytes(pickle.dumps(_Evil(), protocol=2))
-    with open(path, "rb") as f, pytest.raises(pickle.UnpicklingError, match=r"refusing to load (__builtin__|builtins)\.print"):
+    refused = r"refusing to load (__builtin__|builtins)\.print"
+    with open(path, "rb") as f, pytest.raises(pickle.UnpicklingError, match=refused):
         _RestrictedUnpickler(f, encoding="latin1").load()

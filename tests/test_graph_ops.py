@@ -221,7 +221,8 @@ def test_edge_spmm_vs_torch_sparse(torch):
     y.backward(g)
     wt, xt = to_torch(torch, w), to_torch(torch, x)
     ii = torch.tensor(np.stack([dst, src]))
-    yt = torch.stack([torch.sparse.mm(torch.sparse_coo_tensor(ii, wt[:, h], (N, N), check_invariants=True), xt[:, h]) for h in range(H)], 1)
+    mats = [torch.sparse_coo_tensor(ii, wt[:, h], (N, N), check_invariants=True) for h in range(H)]
+    yt = torch.stack([torch.sparse.mm(m, xt[:, h]) for h, m in enumerate(mats)], 1)
     yt.backward(torch.tensor(g))
     assert_close(y, yt, atol=1e-5)
     assert_close(w.grad, wt.grad, atol=1e-4)

@@ -94,7 +94,8 @@ def embedding_figures(out: Path, graph, final: np.ndarray, snapshots: list, meth
     """embeddings.png (final embeddings in 2-D) and embedding_over_training.png (PCA snapshots)."""
     from ..labs._common import figure, save_figure
     fig, ax = figure(1, 1, size=(5.5, 5.0))
-    _scatter(ax[0, 0], project_2d(final, method, seed), graph.y, f"{title}: hidden layer ({'t-SNE' if method == 'tsne' else 'PCA'})")
+    label = "t-SNE" if method == "tsne" else "PCA"
+    _scatter(ax[0, 0], project_2d(final, method, seed), graph.y, f"{title}: hidden layer ({label})")
     files = [save_figure(fig, out, "embeddings.png")]
     fig, axes = figure(1, len(snapshots), size=(3.2, 3.2))
     for ax, (epoch, h) in zip(axes[0], snapshots):

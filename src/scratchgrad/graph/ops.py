@@ -242,7 +242,8 @@ class EdgeSpMM(Function):
         cached = d._edge_matrix.get(id(s))
         if cached is None or cached[0] is not s:
             cols = s.index if d.order is None else s.index[d.order]
-            A = sp.csr_matrix((np.zeros(cols.size, w_col.dtype), cols, d.indptr), shape=(d.num_segments, s.num_segments))
+            A = sp.csr_matrix((np.zeros(cols.size, w_col.dtype), cols, d.indptr),
+                              shape=(d.num_segments, s.num_segments))
             cached = d._edge_matrix[id(s)] = (s, A)
         A = cached[1]
         A.data = d.sorted(w_col).astype(w_col.dtype, copy=False)
@@ -304,5 +305,5 @@ def segment_softmax(x: Tensor, index, num_segments: int | None = None) -> Tensor
     return SegmentSoftmax(as_segments(index, num_segments))(x)
 
 
-__all__ = ["EdgeSpMM", "Segments", "as_segments", "edge_spmm", "gather_rows", "scatter_add", "segment_max", "segment_mean",
-           "segment_softmax", "segment_sum", "sparse_dropout", "spmm"]
+__all__ = ["EdgeSpMM", "Segments", "as_segments", "edge_spmm", "gather_rows", "scatter_add", "segment_max",
+           "segment_mean", "segment_softmax", "segment_sum", "sparse_dropout", "spmm"]

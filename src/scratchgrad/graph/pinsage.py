@@ -49,7 +49,8 @@ def load_movielens_100k(root=None):
     its 19 genre flags plus the release year scaled to [0, 1] (float32 (1682, 20))."""
     path = _movielens_dir(root)
     if path is None:
-        raise FileNotFoundError(f"MovieLens-100k (u.data, u.item) not found under {' or '.join(map(str, data_dirs(root)))}")
+        where = " or ".join(map(str, data_dirs(root)))
+        raise FileNotFoundError(f"MovieLens-100k (u.data, u.item) not found under {where}")
     ratings = np.loadtxt(path / "u.data", dtype=np.int64)
     rows = [line.split("|") for line in (path / "u.item").read_text(encoding="latin-1").splitlines() if line]
     genres = np.array([r[5:24] for r in rows], dtype=np.float32)
@@ -287,5 +288,5 @@ def train_pinsage(root=None, quick: bool = False, seed: int = 0, steps: int | No
     return results
 
 
-__all__ = ["PinSage", "PinSageConv", "hit_rate", "importance_neighbors", "item_knn_scores", "leave_last_out", "load_movielens_100k",
-           "max_margin_loss", "synthetic_interactions", "train_pinsage"]
+__all__ = ["PinSage", "PinSageConv", "hit_rate", "importance_neighbors", "item_knn_scores", "leave_last_out",
+           "load_movielens_100k", "max_margin_loss", "synthetic_interactions", "train_pinsage"]

@@ -36,6 +36,7 @@ _OTHER_LABS = {  # labs that live beside their subject: lab name -> module holdi
     "cliff-walking": "scratchgrad.rl.labs",
     "mc-vs-td": "scratchgrad.rl.labs",
     "policy-vs-value-iteration": "scratchgrad.rl.labs",
+    "graph-fourier": "scratchgrad.graph",
 }
 
 
@@ -44,7 +45,8 @@ def _module(name: str):
     if name in _LABS:
         return importlib.import_module(f".{_LABS[name]}", __name__)
     if name in _OTHER_LABS:
-        return importlib.import_module(_OTHER_LABS[name]).LABS[name]
+        module = importlib.import_module(_OTHER_LABS[name])
+        return module.LABS[name] if hasattr(module, "LABS") else importlib.import_module(f"{_OTHER_LABS[name]}.lab")
     raise ValueError(f"unknown lab {name!r}; available labs: {', '.join([*_LABS, *_OTHER_LABS])}")
 
 
