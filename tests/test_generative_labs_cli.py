@@ -61,7 +61,9 @@ def test_vae_vs_ae(tmp_path, mnist_env):
 def test_rbm_cd(tmp_path, mnist_env):
     r = run_quick("rbm-cd", tmp_path)
     res = r["results"]
-    assert res["PCD-1"]["test_log_likelihood_exact"] > res["CD-1"]["test_log_likelihood_exact"]
+    assert res["CD-10"]["test_log_likelihood_exact"] > res["CD-1"]["test_log_likelihood_exact"]
+    assert all(len(v["test_log_likelihood_per_epoch"]) == 2 for v in res.values())
+    assert len(r["pcd_minus_cd1_per_epoch"]) == 2
 
 
 SLOW_MODELS = ["cvae", "beta-vae", "ae", "dae", "made", "gmmn", "vaegan", "gan", "cgan", "wgan"]
