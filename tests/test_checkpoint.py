@@ -134,3 +134,14 @@ def test_rng_state_round_trip(tmp_path):
     fresh = np.random.default_rng(0)
     checkpoint.set_rng_state(fresh, load_state(tmp_path / "r.safetensors")["rng"])
     np.testing.assert_array_equal(fresh.random(5), expected)
+
+
+def test_zero_dim_arrays_keep_their_shape(tmp_path):
+    """BatchNorm's num_batches_tracked is 0-d: a save/load round trip must load back into the model."""
+    import scratchgrad.nn as nn
+    from scratchgrad import checkpoint
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    checkpoint.save(tmp_path / "m.safetensors", model.state_dict())
+    tensors, _ = checkpoint.load(tmp_path / "m.safetensors")
+    assert tensors["1.num_batches_tracked"].shape == ()
+    nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4)).load_state_dict(tensors)

@@ -72,7 +72,8 @@ def atomic_write_bytes(path, data: bytes) -> None:
 def save(path, tensors: dict, metadata: dict | None = None) -> None:
     """Write `{name: array or Tensor}` and JSON-able `metadata` to a safetensors file, atomically."""
     from safetensors.numpy import save as to_bytes
-    arrays = {k: np.ascontiguousarray(v.data if isinstance(v, Tensor) else v) for k, v in tensors.items()}
+    # np.require keeps 0-d arrays 0-d (np.ascontiguousarray would make them shape (1,))
+    arrays = {k: np.require(v.data if isinstance(v, Tensor) else v, requirements="C") for k, v in tensors.items()}
     atomic_write_bytes(path, to_bytes(arrays, metadata={META_KEY: json.dumps(metadata or {})}))
 
 
