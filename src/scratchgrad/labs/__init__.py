@@ -37,6 +37,10 @@ _OTHER_LABS = {  # labs that live beside their subject: lab name -> module holdi
     "mc-vs-td": "scratchgrad.rl.labs",
     "policy-vs-value-iteration": "scratchgrad.rl.labs",
     "graph-fourier": "scratchgrad.graph",
+    "gan-vanishing-gradient": "scratchgrad.generative.labs",
+    "mode-collapse": "scratchgrad.generative.labs",
+    "vae-vs-ae": "scratchgrad.generative.labs",
+    "rbm-cd": "scratchgrad.generative.labs",
 }
 
 
