@@ -64,7 +64,43 @@ def w1(torch, args):
         loss.backward()
         t_opt.step()
 
-    return compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
+    res = compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
+    if args.numpy_ceiling:
+        print("W1 ceiling: the same step written by hand in NumPy (no framework at all) vs torch")
+        hand = compare(_hand_w1_step(sg_model, X, y), t_step, 128, rounds=args.rounds, seconds=args.seconds,
+                       cpu_time=args.cpu_time)
+        res["numpy_ceiling_median_ratio"] = hand["median_ratio"]
+    return res
+
+
+def _hand_w1_step(model, X, y, lr=0.1):
+    """W1 as plain NumPy (what GUIDE.md calls the hand-written step): the five GEMMs, fused softmax-CE,
+    no input gradient for the first layer, in-place SGD. Works on copies of `model`'s weights."""
+    W1, b1, W2, b2, W3, b3 = (np.array(v) for v in model.state_dict().values())
+    rows = np.arange(len(y))
+
+    def step():
+        h1 = X @ W1.T
+        h1 += b1
+        np.maximum(h1, 0, out=h1)
+        h2 = h1 @ W2.T
+        h2 += b2
+        np.maximum(h2, 0, out=h2)
+        z = h2 @ W3.T
+        z += b3
+        z -= z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        p[rows, y] -= 1
+        p /= len(y)                      # dL/dz
+        g2 = p @ W3
+        g2 *= h2 > 0
+        g1 = g2 @ W2
+        g1 *= h1 > 0
+        for w, g in ((W3, p.T @ h2), (b3, p.sum(0)), (W2, g2.T @ h1), (b2, g2.sum(0)),
+                     (W1, g1.T @ X), (b1, g1.sum(0))):
+            w -= lr * g
+    return step
 
 
 def mnist98(torch, args):
@@ -120,6 +156,8 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cpu-time", action="store_true",
                    help="time by process CPU clock (use with --threads 1 on a loaded machine; a proxy only)")
+    p.add_argument("--numpy-ceiling", action="store_true",
+                   help="W1: also time the step hand-written in plain NumPy against torch (the ceiling here)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args(argv)
     import torch
@@ -130,6 +168,8 @@ def main(argv=None):
         print(f"{args.workload}: ratio scratchgrad/torch median {res['median_ratio']:.2f} "
               f"(min {res['min_ratio']:.2f}, max {res['max_ratio']:.2f}); "
               f"scratchgrad {res['sg_median']:,.0f}/s, torch {res['torch_median']:,.0f}/s")
+        if "numpy_ceiling_median_ratio" in res:
+            print(f"{args.workload}: hand-written NumPy/torch median {res['numpy_ceiling_median_ratio']:.2f}")
     else:
         print(json.dumps(res, indent=1))
     if args.json:
