@@ -1,9 +1,16 @@
-"""Layers, grouped as in torch.nn.modules."""
+"""Layers, grouped as in torch.nn.modules (one line per file; `nn` re-exports them all)."""
 from .activation import ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
 from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Flatten, Identity, Linear, Maxout
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
+                      AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
+from .rnn import GRU, LSTM, RNN, PackedSequence, pack_padded_sequence, pad_packed_sequence
+from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
+
+__all__ = [n for n in dir() if not n.startswith("_")]
