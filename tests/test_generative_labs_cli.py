@@ -106,17 +106,12 @@ def test_cli_errors(tmp_path):
 
 
 def test_parsers():
-    import argparse
-    p = argparse.ArgumentParser()
-    sub = p.add_subparsers(dest="command")
-    for name, setup in (("sample", cli.setup_sample_parser), ("evaluate", cli.setup_evaluate_parser)):
-        q = sub.add_parser(name)
-        q.set_defaults(run=setup(q))
-    train = sub.add_parser("train")
-    cli.add_generative_arguments(train)
+    """The generative options as the main CLI wires them (train, eval, sample dispatch on the model)."""
+    from scratchgrad.cli import build_parser
+    p = build_parser()
     a = p.parse_args(["sample", "runs/x", "--n", "16", "--out", "g.png"])
-    assert a.run is cli.sample and a.n == 16 and str(a.out) == "g.png"
-    a = p.parse_args(["evaluate", "runs/x", "--k", "5000", "--skip-is-fid"])
-    assert a.run is cli.evaluate_generative and a.k == 5000 and a.skip_is_fid
-    a = p.parse_args(["train", "--latent-dim", "2", "--n-critic", "3"])
+    assert a.n == 16 and str(a.out) == "g.png"
+    a = p.parse_args(["eval", "runs/x", "--k", "5000", "--skip-is-fid"])
+    assert a.k == 5000 and a.skip_is_fid
+    a = p.parse_args(["train", "--model", "wgan-gp", "--latent-dim", "2", "--n-critic", "3"])
     assert a.latent_dim == 2 and a.n_critic == 3 and a.beta is None

@@ -46,6 +46,26 @@ OPTIMIZERS = {  # name -> (class in scratchgrad.optim, fixed options, default le
 }
 DEFAULT_EPOCHS = 30
 
+# Model families that train, evaluate and sample their own way. Each module defines MODELS and
+# DATASETS (tuples of names), add_train_arguments(parser) and train(args) -> metrics, and optionally
+# add_eval_arguments/evaluate(args) and add_sample_arguments/sample(args). `train`, `eval` and
+# `sample` dispatch on --model (or the run's config.json); every other model is an image classifier
+# from scratchgrad.models trained by `train_run` below.
+FAMILIES = {
+    "graph": "scratchgrad.graph.cli",
+    "generative": "scratchgrad.generative.cli",
+}
+
+
+def _families() -> dict:
+    import importlib
+    return {name: importlib.import_module(path) for name, path in FAMILIES.items()}
+
+
+def family_of(model: str):
+    """The family module that trains `model`, or None for the image classifiers of scratchgrad.models."""
+    return next((m for m in _families().values() if model in m.MODELS), None)
+
 
 def load_datasets(name: str, data_root=None, download: bool = False):
     """(train, test, in_features, num_classes) for a dataset name of the CLI."""
@@ -166,12 +186,17 @@ def train_run(config: dict, out: Path, resume: bool = False, progress: bool = Tr
 
 @command("train", "train a model on a dataset and write a run folder (metrics, curves, weights, config)")
 def _train_args(p):
-    p.add_argument("--model", default="mlp", help="model name from scratchgrad.models (default: %(default)s)")
-    p.add_argument("--dataset", default="digits", choices=DATASETS,
-                   help="digits is bundled (no download); mnist/fashion-mnist read IDX files (default: %(default)s)")
+    families = _families()
+    family_models = "; ".join(f"{name}: {', '.join(m.MODELS)}" for name, m in families.items())
+    p.add_argument("--model", default="mlp", help=f"model name: an image classifier from scratchgrad.models "
+                                                  f"(default: %(default)s) or {family_models}")
+    datasets = list(dict.fromkeys(DATASETS + sum((m.DATASETS for m in families.values()), ())))
+    p.add_argument("--dataset", default=None, choices=datasets, metavar="DATASET",
+                   help="digits is bundled (no download); mnist/fashion-mnist read IDX files; the model "
+                        f"families have their own ({', '.join(datasets)}) (default: digits, or the family's first)")
     p.add_argument("--epochs", type=int, default=None,
                    help=f"number of epochs (default: {DEFAULT_EPOCHS}; with --resume: the saved run's)")
-    p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=None, help="mini-batch size (default: 32, or the model's)")
     p.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS),
                    help="update rule; momentum is SGD with momentum 0.9 (default: %(default)s)")
     p.add_argument("--lr", type=float, default=None,
@@ -181,11 +206,12 @@ def _train_args(p):
                    help="learning-rate schedule over the epochs (default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (decoupled for adamw) (default: the optimizer's, 0 except adamw 0.01)")
-    p.add_argument("--hidden", type=parse_sizes, default=[100],
+    p.add_argument("--hidden", type=parse_sizes, default=None,
                    help="hidden layer sizes of the MLP, comma-separated, e.g. 512,512 (default: 100)")
     p.add_argument("--activation", default="relu", help="MLP activation: relu, tanh, sigmoid, gelu, elu, "
                                                         "leaky_relu (default: %(default)s)")
-    p.add_argument("--dropout", type=float, default=0.0, help="MLP dropout probability (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout probability (default: MLP 0, other models their paper's)")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden Linear")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="part of the training set held out for validation, early stopping and the best "
@@ -204,10 +230,24 @@ def _train_args(p):
                         "~/.cache/scratchgrad)")
     p.add_argument("--download", action="store_true", help="download missing MNIST/Fashion-MNIST files")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (epoch lines are still printed)")
+    for name, module in families.items():
+        module.add_train_arguments(p.add_argument_group(f"{name} models"))
     return cmd_train
 
 
 def cmd_train(args) -> dict:
+    family = family_of(args.model)
+    if family is not None:
+        if args.resume:
+            raise CLIError(f"--resume is for the image classifiers; a {args.model} run starts afresh")
+        if args.dataset is None:
+            args.dataset = family.DATASETS[0]
+        if args.dataset not in family.DATASETS:
+            raise CLIError(f"--model {args.model} trains on {', '.join(family.DATASETS)}, not {args.dataset}")
+        return family.train(args)
+    args.dataset = args.dataset or "digits"
+    if args.dataset not in DATASETS:
+        raise CLIError(f"--model {args.model} trains on {', '.join(DATASETS)}, not {args.dataset}")
     if args.resume:
         out = args.out or _latest_run(args.model, args.dataset)
         config = _read_json(out / "config.json")
@@ -221,11 +261,11 @@ def cmd_train(args) -> dict:
             raise CLIError(f"{out} already holds a run: pass --resume to continue it, or another --out")
         if not 0 <= args.val_fraction < 1:
             raise CLIError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-        model_kwargs = {"hidden": args.hidden, "activation": args.activation, "dropout": args.dropout,
-                        "batchnorm": args.batchnorm} if args.model == "mlp" else {}
+        model_kwargs = {"hidden": [100] if args.hidden is None else args.hidden, "activation": args.activation,
+                        "dropout": args.dropout or 0.0, "batchnorm": args.batchnorm} if args.model == "mlp" else {}
         config = {"model": args.model, "model_kwargs": model_kwargs, "dataset": args.dataset,
                   "data_root": None if args.data_root is None else str(args.data_root), "download": args.download,
-                  "epochs": args.epochs or DEFAULT_EPOCHS, "batch_size": args.batch_size,
+                  "epochs": args.epochs or DEFAULT_EPOCHS, "batch_size": args.batch_size or 32,
                   "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
                   "lr_schedule": args.lr_schedule, "val_fraction": args.val_fraction, "patience": args.patience,
                   "seed": args.seed}
@@ -257,14 +297,49 @@ def _eval_args(p):
     p.add_argument("run_dir", type=Path, help="a folder written by `scratchgrad train`")
     p.add_argument("--data-root", type=Path, default=None, help="override the run's MNIST data folder")
     p.add_argument("--batch-size", type=int, default=512, help="evaluation batch size (default: %(default)s)")
+    for name, module in _families().items():
+        if hasattr(module, "add_eval_arguments"):
+            module.add_eval_arguments(p.add_argument_group(f"{name} runs"))
     return cmd_eval
 
 
+def _run_family(run_dir: Path, action: str):
+    """The family module of a run folder (None: an image classifier); errors if it cannot `action`."""
+    model = _read_json(Path(run_dir) / "config.json").get("model", "")
+    family = family_of(model)
+    if family is not None and not hasattr(family, action):
+        raise CLIError(f"`scratchgrad {action}` does not apply to a {model} run")
+    return family
+
+
 def cmd_eval(args) -> dict:
+    family = _run_family(args.run_dir, "evaluate")
+    if family is not None:
+        return family.evaluate(args)
     result = evaluate_run(args.run_dir, args.data_root, args.batch_size)
     print(f"test accuracy {result['test_accuracy']:.2%}  test loss {result['test_loss']:.4f}  "
           f"(weights of epoch {result['epoch']}, {args.run_dir})")
     return result
+
+
+# ---- sample ------------------------------------------------------------------------------------
+@command("sample", "draw samples from a trained generative model or language model run folder")
+def _sample_args(p):
+    p.add_argument("run_dir", type=Path, help="a folder written by `scratchgrad train`")
+    p.add_argument("--out", type=Path, default=None, help="output file (default: inside RUN_DIR)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
+    for name, module in _families().items():
+        if hasattr(module, "add_sample_arguments"):
+            module.add_sample_arguments(p.add_argument_group(f"{name} runs"))
+    return cmd_sample
+
+
+def cmd_sample(args):
+    family = _run_family(args.run_dir, "sample")
+    if family is None:
+        raise CLIError(f"{args.run_dir} holds a classifier: `scratchgrad sample` needs a generative or language "
+                       "model run")
+    return family.sample(args)
 
 
 # ---- labs -------------------------------------------------------------------------------------

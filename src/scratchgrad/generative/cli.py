@@ -2,13 +2,14 @@
 
     scratchgrad train --model vae|cvae|beta-vae|ae|dae|made|gmmn|rbm|gan|wgan|wgan-gp|cgan|vaegan --dataset mnist
     scratchgrad sample RUN_DIR --n 64 --out grid.png
-    scratchgrad evaluate RUN_DIR                       # -ELBO and importance-sampled NLL / exact NLL / AIS,
+    scratchgrad eval RUN_DIR                           # -ELBO and importance-sampled NLL / exact NLL / AIS,
                                                        # MNIST-IS and MNIST-FID next to the real-data floor
 
 `train_generative(args)`, `sample(args)` and `evaluate_generative(args)` read what they need from an
 argparse namespace with getattr (missing options take the per-model defaults below), so the main
-`train` parser can be reused; `add_generative_arguments(parser)` adds the generative-only options and
-`setup_sample_parser` / `setup_evaluate_parser` declare the two new subcommands (each returns its runner).
+`train` parser can be reused. As a model family of the main CLI (see scratchgrad/cli.py) the module
+defines MODELS, DATASETS, add_train_arguments, train, add_eval_arguments, evaluate, add_sample_arguments
+and sample.
 A run folder holds config.json, metrics.json, model.safetensors (PyTorch-style keys; GANs:
 "generator.*" and "discriminator.*"), samples.png and curves.png.
 """
@@ -67,29 +68,23 @@ def add_generative_arguments(p) -> None:
                    help="stop training after this many minutes (epoch-trained models)")
 
 
-def setup_sample_parser(p):
-    """Arguments of `scratchgrad sample`; returns the runner (for the main CLI's @command decorator)."""
-    p.add_argument("run_dir", type=Path, help="a folder written by `scratchgrad train --model <generative>`")
-    p.add_argument("--n", type=int, default=64, help="number of samples (default: %(default)s)")
-    p.add_argument("--out", type=Path, default=None, help="PNG file (default: RUN_DIR/samples.png)")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed (default: %(default)s)")
-    return sample
+def add_sample_arguments(p) -> None:
+    """`scratchgrad sample` options of generative runs (run_dir, --out, --seed are the main CLI's)."""
+    p.add_argument("--n", type=int, default=64, help="generative: number of samples in the grid (default: %(default)s)")
 
 
-def setup_evaluate_parser(p):
-    """Arguments of `scratchgrad evaluate`; returns the runner."""
-    p.add_argument("run_dir", type=Path, help="a folder written by `scratchgrad train --model <generative>`")
-    p.add_argument("--data-root", type=Path, default=None, help="MNIST folder (default: the run's)")
+def add_eval_arguments(p) -> None:
+    """`scratchgrad eval` options of generative runs (run_dir, --data-root are the main CLI's)."""
     p.add_argument("--k", type=int, default=1000, help="VAE: importance samples per image (default: %(default)s)")
     p.add_argument("--n-eval", type=int, default=None, help="VAE: test images for the importance-sampled NLL "
                                                              "(default: all 10,000)")
     p.add_argument("--n-samples", type=int, default=None,
-                   help="samples for MNIST-IS/FID (default 10,000; MADE, RBM 1,000; the real-data floor uses as many)")
+                   help="generative: samples for MNIST-IS/FID (default 10,000; MADE, RBM 1,000; the real-data "
+                        "floor uses as many)")
     p.add_argument("--n-betas", type=int, default=None,
                    help="RBM: AIS with this many uniform temperatures (default: the 14,500-step schedule of "
                         "Salakhutdinov & Murray 2008)")
-    p.add_argument("--skip-is-fid", action="store_true", help="likelihoods only (no classifier needed)")
-    return evaluate_generative
+    p.add_argument("--skip-is-fid", action="store_true", help="generative: likelihoods only (no MNIST-IS/FID)")
 
 
 # ---- building models from a config -----------------------------------------------------------------------
@@ -377,7 +372,7 @@ def sample(args) -> Path:
 
 
 def evaluate_generative(args) -> dict:
-    """`scratchgrad evaluate RUN_DIR`: likelihoods where the model has one, then MNIST-IS/FID (with the floor).
+    """`scratchgrad eval RUN_DIR`: likelihoods where the model has one, then MNIST-IS/FID (with the floor).
 
     Options read from args: data_root, k (importance samples, default 1000), n_eval (test images for
     the importance-sampled NLL, default all 10,000), n_samples (for IS/FID, default 10,000), skip_is_fid."""
@@ -425,3 +420,8 @@ def evaluate_generative(args) -> dict:
     print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()
                     if not isinstance(v, list)))
     return result
+
+
+# ---- the model-family protocol of scratchgrad.cli --------------------------------------------------------
+MODELS, DATASETS = GENERATIVE_MODELS, ("mnist",)
+add_train_arguments, train, evaluate = add_generative_arguments, train_generative, evaluate_generative

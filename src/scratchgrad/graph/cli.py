@@ -160,3 +160,28 @@ def train_graph_cli(args) -> dict:
     print(f"test accuracy {metrics['test_accuracy']:.2%}  ({metrics['epochs']} epochs, "
           f"{metrics['epoch_time_ms']:.1f} ms/epoch, {metrics['wall_time_s']:.1f} s)  wrote {out}", flush=True)
     return metrics
+
+
+def evaluate_graph_run(args) -> dict:
+    """`scratchgrad eval RUN_DIR` of a graph run: rebuild the model, load its best weights, measure the splits."""
+    from .. import checkpoint
+    from .datasets import load_dataset
+    from .models import build_model
+    from .train import evaluate as evaluate_splits
+
+    run_dir = Path(args.run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    root = getattr(args, "data_root", None) or config.get("data_root")
+    graph = load_dataset(config["dataset"], root, normalize_features=config.get("normalize_features", True))
+    model = build_model(config["model"], graph.num_features, graph.num_classes, **config["model_kwargs"])
+    weights, meta = checkpoint.load(run_dir / "model.safetensors")
+    model.load_state_dict(weights)
+    result = evaluate_splits(model, graph, fanouts=config["train_kwargs"].get("fanouts"))
+    result.update(epoch=meta.get("epoch"), run_dir=str(run_dir))
+    print(f"test accuracy {result['test_accuracy']:.2%}  (weights of epoch {result['epoch']}, {run_dir})")
+    return result
+
+
+# ---- the model-family protocol of scratchgrad.cli ------------------------------------------------------
+MODELS, DATASETS = GRAPH_MODELS, GRAPH_DATASETS
+add_train_arguments, train, evaluate = add_graph_arguments, train_graph_cli, evaluate_graph_run
