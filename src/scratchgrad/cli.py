@@ -19,13 +19,13 @@ import sys
 import time
 from pathlib import Path
 
-_COMMANDS: list = []  # (name, help, setup) in registration order
+_COMMANDS: list = []  # (name, help, setup, aliases) in registration order
 
 
-def command(name: str, help: str):
-    """Register `setup(parser) -> run(args)` as the subcommand `name`."""
+def command(name: str, help: str, aliases: tuple = ()):
+    """Register `setup(parser) -> run(args)` as the subcommand `name` (also callable by its aliases)."""
     def deco(setup):
-        _COMMANDS.append((name, help, setup))
+        _COMMANDS.append((name, help, setup, tuple(aliases)))
         return setup
     return deco
 
@@ -292,7 +292,8 @@ def evaluate_run(run_dir, data_root=None, batch_size: int = 512) -> dict:
     return {"test_accuracy": acc, "test_loss": loss, "epoch": meta.get("epoch"), "run_dir": str(run_dir)}
 
 
-@command("eval", "evaluate a run folder's best weights (model.safetensors) on its test set")
+@command("eval", "evaluate a run folder's best weights on its test set (generative runs: likelihoods, "
+                 "MNIST-IS/FID)", aliases=("evaluate",))
 def _eval_args(p):
     p.add_argument("run_dir", type=Path, help="a folder written by `scratchgrad train`")
     p.add_argument("--data-root", type=Path, default=None, help="override the run's MNIST data folder")
@@ -395,8 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "book's labs.",
         epilog="Run `scratchgrad COMMAND --help` for a command's options.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, help, setup in _COMMANDS:
-        p = sub.add_parser(name, help=help, description=help)
+    for name, help, setup, aliases in _COMMANDS:
+        p = sub.add_parser(name, help=help, description=help, aliases=list(aliases))
         p.set_defaults(run=setup(p))
     return parser
 
