@@ -20,7 +20,9 @@ from ..ops import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv1d,
 from .functional_core import embedding, linear, prelu
 from .functional_loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                               kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
-from .functional_norm import batch_norm, layer_norm
+from .functional_norm import (batch_norm, group_norm, instance_norm, layer_norm, local_response_norm,
+                              switchable_norm)
+from ..ops.resample import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 
 
 def silu(x):
@@ -40,3 +42,5 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv1d",
            "elu", "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "leaky_relu", "linear",
            "log_softmax", "maxout", "mse_loss", "nll_loss", "one_hot", "pad", "prelu", "relu", "sigmoid", "silu",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
+__all__ += ["local_response_norm", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "instance_norm",
+            "group_norm", "switchable_norm", "interpolate"]

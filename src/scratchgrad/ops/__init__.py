@@ -14,6 +14,7 @@ from .conv import conv1d, conv2d, conv_transpose1d, conv_transpose2d
 from .im2col import col2im, im2col
 from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d,
                       max_pool2d, max_unpool2d)
+from .resample import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "annotations")]
 
