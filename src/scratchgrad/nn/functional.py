@@ -23,6 +23,9 @@ from .functional_loss import (binary_cross_entropy, binary_cross_entropy_with_lo
 from .functional_norm import (batch_norm, group_norm, instance_norm, layer_norm, local_response_norm,
                               switchable_norm)
 from ..ops.resample import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
+from ..ops.pooling_variants import (adaptive_avgmax_pool2d, avgmax_pool2d, bilinear_pool2d, median_pool2d, netvlad,
+                                   spatial_pyramid_pool2d, stochastic_pool2d)
+from ..ops.deform_conv import deform_conv2d
 
 
 def silu(x):
@@ -44,3 +47,5 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv1d",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
 __all__ += ["local_response_norm", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "instance_norm",
             "group_norm", "switchable_norm", "interpolate"]
+__all__ += ["stochastic_pool2d", "median_pool2d", "avgmax_pool2d", "adaptive_avgmax_pool2d",
+            "spatial_pyramid_pool2d", "bilinear_pool2d", "netvlad", "deform_conv2d"]

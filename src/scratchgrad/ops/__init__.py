@@ -15,6 +15,9 @@ from .im2col import col2im, im2col
 from .pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, global_avg_pool2d, global_max_pool2d,
                       max_pool2d, max_unpool2d)
 from .resample import channel_shuffle, interpolate, pixel_shuffle, pixel_unshuffle
+from .pooling_variants import (adaptive_avgmax_pool2d, avgmax_pool2d, bilinear_pool2d, median_pool2d, netvlad,
+                               spatial_pyramid_pool2d, stochastic_pool2d)
+from .deform_conv import deform_conv2d
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("Tensor", "annotations")]
 

@@ -8,6 +8,9 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDi
                    SmoothL1Loss)
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d, InstanceNorm3d,
                             LayerNorm, LocalResponseNorm, SwitchableNorm2d)
+from .deform_conv import DeformableConv2d, DeformConv2d
+from .pooling_variants import (AdaptiveAvgMaxPool2d, AvgMaxPool2d, BilinearPooling, MedianPool2d, NetVLAD,
+                               SpatialPyramidPooling, StochasticPool2d)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, AdaptiveMaxPool2d, AvgPool1d,
                       AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
 from .rnn import GRU, LSTM, RNN, PackedSequence, pack_padded_sequence, pad_packed_sequence
