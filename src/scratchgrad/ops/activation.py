@@ -127,7 +127,11 @@ class Softmax(Function):
         self.axis = axis
 
     def forward(self, x):
-        e = np.exp(x - x.max(axis=self.axis, keepdims=True))
+        z = x - x.max(axis=self.axis, keepdims=True)
+        # e^-80 ~ 2e-35 is still a normal float32: below it e^z would be denormal, and every later
+        # product with such a matrix (attention, NetVLAD) runs ~200x slower. The clamp changes no
+        # probability by more than 2e-35.
+        e = np.exp(np.maximum(z, -80.0, out=z), out=z)
         e /= e.sum(axis=self.axis, keepdims=True)
         return e
 
