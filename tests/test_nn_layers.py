@@ -70,6 +70,8 @@ ELEMENTWISE = {
     "tanh": (lambda: nn.Tanh(), lambda t: t.nn.Tanh(), (4, 5)),
     "relu": (lambda: nn.ReLU(), lambda t: t.nn.ReLU(), (4, 5)),
     "leaky_relu": (lambda: nn.LeakyReLU(0.2), lambda t: t.nn.LeakyReLU(0.2), (4, 5)),
+    "relu6": (lambda: nn.ReLU6(), lambda t: t.nn.ReLU6(), (4, 5)),
+    "hardtanh": (lambda: nn.Hardtanh(-0.5, 0.5), lambda t: t.nn.Hardtanh(-0.5, 0.5), (4, 5)),
     "elu": (lambda: nn.ELU(0.7), lambda t: t.nn.ELU(0.7), (4, 5)),
     "gelu": (lambda: nn.GELU(), lambda t: t.nn.GELU(), (4, 5)),
     "gelu_tanh": (lambda: nn.GELU("tanh"), lambda t: t.nn.GELU("tanh"), (4, 5)),

@@ -14,6 +14,28 @@ import importlib
 
 _BUILDERS: dict = {}          # name -> callable(**kw) -> Module
 _LAZY = {"mlp": ".mlp:MLP"}   # built-ins, imported on first use
+_LAZY["textcnn"] = "..text.textcnn:TextCNN"   # Kim 2014 (scratchgrad.text): vocab_size=...
+# the CNN zoo (models/cnn/): every builder takes num_classes, in_channels and input_size=(C, H, W)
+_LAZY.update({
+    "lenet5": ".cnn.lenet:lenet5", "lenet": ".cnn.lenet:lenet5",
+    "simple-convnet": ".cnn.book:simple_convnet", "deep-convnet": ".cnn.book:deep_convnet",
+    "alexnet": ".cnn.alexnet:alexnet",
+    **{f"vgg{d}{bn}": f".cnn.vgg:vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")},
+    "googlenet": ".cnn.googlenet:googlenet",
+    "inception-block": ".cnn.inception:inception_block", "inception_v3": ".cnn.inception:inception_v3",
+    **{f"resnet{d}": f".cnn.resnet:resnet{d}" for d in (18, 34, 50, 101, 152)},
+    "resnext50_32x4d": ".cnn.resnet:resnext50_32x4d", "se-resnet50": ".cnn.resnet:se_resnet50",
+    "se-resnet18": ".cnn.resnet:se_resnet18",
+    "preact-resnet18": ".cnn.preact_resnet:preact_resnet18", "preact-resnet34": ".cnn.preact_resnet:preact_resnet34",
+    "densenet121": ".cnn.densenet:densenet121",
+    "mobilenet-v1": ".cnn.mobilenet:mobilenet_v1", "mobilenet_v2": ".cnn.mobilenet:mobilenet_v2",
+    "shufflenet_v2_x0_5": ".cnn.shufflenet:shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0": ".cnn.shufflenet:shufflenet_v2_x1_0",
+    "squeezenet1_0": ".cnn.squeezenet:squeezenet1_0", "squeezenet1_1": ".cnn.squeezenet:squeezenet1_1",
+    "hourglass": ".cnn.hourglass:hourglass",
+    **{f"{kind}{d}": f".cnn.cifar_resnet:{kind}{d}" for kind in ("resnet", "plain") for d in (20, 32, 44, 56)},
+    "resnet110": ".cnn.cifar_resnet:resnet110",
+})
 
 
 def register_model(name: str):

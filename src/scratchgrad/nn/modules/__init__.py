@@ -1,5 +1,6 @@
 """Layers, grouped as in torch.nn.modules (one line per file; `nn` re-exports them all)."""
-from .activation import ELU, GELU, LeakyReLU, LogSoftmax, PReLU, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh
+from .activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax,
+                         Softplus, Tanh)
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout
@@ -16,6 +17,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d, A
 from .rnn import GRU, LSTM, RNN, PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
+from .squeeze_excitation import SqueezeExcitation
 from .upsampling import (ChannelShuffle, PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d,
                          UpsamplingNearest2d)
 

@@ -44,6 +44,27 @@ class ReLU(_Elementwise):
         return "inplace=True" if self.inplace else ""
 
 
+class Hardtanh(Module):
+    """y = clamp(x, min_val, max_val)   (gradient 1 inside, 0 outside)"""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+        super().__init__()
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return x.clamp(self.min_val, self.max_val)
+
+    def extra_repr(self):
+        return f"min_val={self.min_val}, max_val={self.max_val}"
+
+
+class ReLU6(Hardtanh):
+    """y = min(max(0, x), 6)   (MobileNet's activation: bounded for low-precision inference)."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__(0.0, 6.0, inplace)
+
+
 class LeakyReLU(Module):
     """y = x if x > 0 else negative_slope * x"""
 
