@@ -39,5 +39,5 @@ def __getattr__(name):
     if name in ("nn", "optim", "data", "train", "labs", "cli", "checkpoint", "models", "plot", "utils"):
         return importlib.import_module(f".{name}", __name__)
     if name == "summary":
-        return importlib.import_module(".utils.summary", __name__).summary
+        return importlib.import_module(".analysis.summary", __name__).summary
     raise AttributeError(f"module 'scratchgrad' has no attribute {name!r}")

@@ -386,6 +386,8 @@ def cmd_lab(args):
 from .rl.cli import RL_HELP, setup_rl_parser  # noqa: E402 - light import (gymnasium loads on use)
 
 command("rl", RL_HELP)(setup_rl_parser)
+from .analysis.cli import SUMMARY_HELP, setup_summary_parser  # noqa: E402
+command("summary", SUMMARY_HELP)(setup_summary_parser)
 
 
 # ---- entry point ------------------------------------------------------------------------------

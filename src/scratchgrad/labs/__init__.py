@@ -41,6 +41,9 @@ _OTHER_LABS = {  # labs that live beside their subject: lab name -> module holdi
     "mode-collapse": "scratchgrad.generative.labs",
     "vae-vs-ae": "scratchgrad.generative.labs",
     "rbm-cd": "scratchgrad.generative.labs",
+    "conv-arithmetic": "scratchgrad.analysis.labs",
+    "bottleneck": "scratchgrad.analysis.labs",
+    "layer-time": "scratchgrad.analysis.labs",
 }
 
 
