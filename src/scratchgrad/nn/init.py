@@ -85,16 +85,28 @@ def eye_(tensor: Tensor) -> Tensor:
     return _fill(tensor, np.eye(*tensor.shape))
 
 
+def _draw_affine(tensor: Tensor, draw, scale: float, shift: float) -> Tensor:
+    """tensor <- draw() * scale + shift; drawn straight into the tensor's memory when it is a contiguous
+    float array (no temporaries: building VGG-16's 138M weights took ~3x longer with them)."""
+    data = tensor.data
+    if data.dtype in (np.float32, np.float64) and data.flags.c_contiguous and data.flags.writeable:
+        draw(dtype=data.dtype, out=data)
+        data *= scale
+        data += shift
+        tensor._version += 1
+        return tensor
+    v = draw(size=tensor.shape, dtype=_float_dtype(tensor))
+    return _fill(tensor, v * scale + shift)
+
+
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     """U(a, b)"""
-    u = get_rng().random(tensor.shape, dtype=_float_dtype(tensor))
-    return _fill(tensor, u * (b - a) + a)
+    return _draw_affine(tensor, get_rng().random, b - a, a)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     """N(mean, std^2)"""
-    z = get_rng().standard_normal(tensor.shape, dtype=_float_dtype(tensor))
-    return _fill(tensor, z * std + mean)
+    return _draw_affine(tensor, get_rng().standard_normal, std, mean)
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0) -> Tensor:
