@@ -127,21 +127,30 @@ def windows(xp, kh, kw, stride, dilation, out_hw, groups=1):
     return as_strided(xp, shape, strides, writeable=False)
 
 
-def unfold(xp, kh, kw, stride, dilation, out_hw, groups=1):
+def unfold(xp, kh, kw, stride, dilation, out_hw, groups=1, out=None):
     """The cols of padded xp as an (N*OH*OW, G, KH*KW*C/G) matrix per group, columns (ki, kj, c).
 
     ONE copy of the `windows` view into memory that keeps xp's contiguous axis contiguous:
     NHWC input -> rows contiguous (each row's (kj, c) pairs are one run of KW*C numbers);
     NCHW input -> columns contiguous (cols^T, each (ki, kj, c) row a run of OW pixels, as the
     textbook K x K loop writes it). The logical matrix is the same; BLAS reads either order.
+    out: a flat buffer of at least N*OH*OW*KH*KW*C numbers to copy into (reused block after block).
     """
-    v = windows(xp, kh, kw, stride, dilation, out_hw, groups)
+    return copy_windows(windows(xp, kh, kw, stride, dilation, out_hw, groups), is_channels_last(xp), out)
+
+
+def copy_windows(v, channels_last, out=None):
+    """Copy a `windows` view (N, OH, OW, G, KH, KW, C/G) into cols (N*OH*OW, G, KH*KW*C/G), laid out
+    as `unfold` says; into the front of the flat buffer `out` if given, else into new memory."""
     N, OH, OW, G = v.shape[:4]
-    if is_channels_last(xp):
-        cols = np.ascontiguousarray(v)
+    size = v.size
+    if channels_last:
+        cols = np.empty(v.shape, v.dtype) if out is None else out[:size].reshape(v.shape)
     else:
-        cols = np.empty(v.shape[3:] + v.shape[:3], xp.dtype).transpose(4, 5, 6, 0, 1, 2, 3)
-        cols[...] = v
+        shape_t = v.shape[3:] + v.shape[:3]
+        cols = (np.empty(shape_t, v.dtype) if out is None else out[:size].reshape(shape_t)).transpose(4, 5, 6, 0, 1,
+                                                                                                     2, 3)
+    cols[...] = v
     return cols.reshape(N * OH * OW, G, -1)
 
 

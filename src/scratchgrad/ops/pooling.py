@@ -59,16 +59,29 @@ class PoolGeometry:
         (ph, pw), (eh, ew) = self.p, self.extra
         return shape[:2] + (shape[2] + 2 * ph + eh, shape[3] + 2 * pw + ew)
 
+    def tiles(self):
+        """True when the windows tile the padded input exactly (stride == kernel, no dilation, no
+        remainder): every input pixel is in exactly one window."""
+        return all(s == k and d == 1 and o * s == n for s, k, d, o, n in
+                   zip(self.s, self.k, self.d, self.out, self.padded_shape((0, 0) + self.hw)[2:]))
+
     def scatter(self, parts, x_shape, dtype, channels_last):
         """Adjoint of taking the window slices: add the K*K arrays `parts` (N, C, OH, OW), in tap
-        order, onto a zero padded input, then crop the padding -> x_shape. K x K strided `+=`
-        (a plain store when windows do not overlap)."""
+        order, onto a zero padded input, then crop the padding -> x_shape. A part may also be a
+        pair (g, mask), meaning g * mask. K x K strided `+=`; when windows do not overlap, each part is
+        written straight into its slice (a product with no temporary), and when they tile the input,
+        nothing needs zeroing first."""
         (ph, pw), (H, W) = self.p, self.hw
         gxp = empty_image(self.padded_shape(x_shape), dtype, channels_last)
-        gxp.fill(0)
         store = not self.overlapping()
+        if not (store and self.tiles()):
+            gxp.fill(0)
         for (k, key), part in zip(self.offsets(), parts):
-            if store:
+            if isinstance(part, tuple) and store:
+                np.multiply(*part, out=gxp[key])
+            elif isinstance(part, tuple):
+                gxp[key] += np.multiply(*part)
+            elif store:
                 gxp[key] = part
             else:
                 gxp[key] += part
@@ -105,10 +118,13 @@ class MaxPool2d(Function):
         """Yield, tap by tap, the boolean mask of the windows whose first maximum is that tap."""
         xp = self.geo.padded(self.x, -np.inf)
         taken = np.zeros_like(self.y, dtype=bool)
-        for _, key in self.geo.offsets():
+        last = self.geo.k[0] * self.geo.k[1] - 1
+        for k, key in self.geo.offsets():
             m = xp[key] == self.y
-            np.greater(m, taken, out=m)  # m and not taken
-            taken |= m
+            if k:
+                np.greater(m, taken, out=m)  # m and not taken
+            if k < last:
+                taken |= m
             yield m
 
     def indices(self):
@@ -125,7 +141,7 @@ class MaxPool2d(Function):
             idx = self.indices().reshape(N, C, -1)
             return scatter_add_along(gy.reshape(N, C, -1), idx, 2, (N, C, H * W)).reshape(N, C, H, W)
         g = gy.data
-        parts = (np.multiply(g, m) for m in self.winners())
+        parts = ((g, m) for m in self.winners())
         return Tensor(self.geo.scatter(parts, self.x.shape, g.dtype, self.channels_last))
 
 
