@@ -17,6 +17,7 @@ from __future__ import annotations
 from ..ops import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, conv1d, conv2d, conv_transpose1d,
                    conv_transpose2d, dropout, elu, gelu, leaky_relu, log_softmax, max_pool2d, max_unpool2d, one_hot,
                    pad, relu, sigmoid, softmax, softplus, tanh)
+from .functional_attention import scaled_dot_product_attention, scaled_dot_product_attention_with_weights
 from .functional_core import embedding, linear, prelu
 from .functional_loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss,
                               kl_div, l1_loss, mse_loss, nll_loss, smooth_l1_loss)
@@ -47,5 +48,6 @@ __all__ = ["adaptive_avg_pool2d", "adaptive_max_pool2d", "avg_pool2d", "conv1d",
            "smooth_l1_loss", "softmax", "softplus", "tanh"]
 __all__ += ["local_response_norm", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "instance_norm",
             "group_norm", "switchable_norm", "interpolate"]
+__all__ += ["scaled_dot_product_attention", "scaled_dot_product_attention_with_weights"]
 __all__ += ["stochastic_pool2d", "median_pool2d", "avgmax_pool2d", "adaptive_avgmax_pool2d",
             "spatial_pyramid_pool2d", "bilinear_pool2d", "netvlad", "deform_conv2d"]
