@@ -177,8 +177,11 @@ class FusedRecurrence(Function):
         if need[k + 1]:                                                        # sum_t dHW_t h_{t-1}^T
             h_prev = (self.S[0][1:] if rev else self.S[0][:T]).transpose(0, 2, 1)
             gW_hh = dHW @ np.ascontiguousarray(h_prev).reshape(T * N, H)
-        gb_ih = self.dA.sum(0).sum(1) if need[k + 2] else None                # sum_t dA_t 1
-        gb_hh = self._hidden_grad().sum(0).sum(1) if need[k + 3] else None
+        gb_ih = self.dA.sum(0).sum(1) if need[k + 2] or need[k + 3] else None    # sum_t dA_t 1
+        gb_hh = None
+        if need[k + 3]:     # the same sum unless the hidden side has its own gradient (GRU)
+            gb_hh = gb_ih.copy() if self._hidden_grad() is self.dA else self._hidden_grad().sum(0).sum(1)
+        gb_ih = gb_ih if need[k + 2] else None
         return (gx, *[c.T for c in carry], gW_ih, gW_hh, gb_ih, gb_hh) + self._extra_grads()
 
     def _allocate_backward(self):
