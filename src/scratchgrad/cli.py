@@ -45,6 +45,9 @@ OPTIMIZERS = {  # name -> (class in scratchgrad.optim, fixed options, default le
     "adamw": ("AdamW", {}, 1e-3),
 }
 DEFAULT_EPOCHS = 30
+DEFAULT_CONV_BATCH = 100  # the book's batch size for its convnets (the MLP's default is 32)
+# --augment names (see scratchgrad.data.transforms.from_names); kept here so --help stays instant
+AUGMENTATIONS = ("flip", "vflip", "crop", "rotate", "scale", "jitter", "noise")
 
 # Model families that train, evaluate and sample their own way. Each module defines MODELS and
 # DATASETS (tuples of names), add_train_arguments(parser) and train(args) -> metrics, and optionally
@@ -54,6 +57,7 @@ DEFAULT_EPOCHS = 30
 FAMILIES = {
     "graph": "scratchgrad.graph.cli",
     "generative": "scratchgrad.generative.cli",
+    "sequence": "scratchgrad.text.cli",
 }
 
 
@@ -68,17 +72,29 @@ def family_of(model: str):
 
 
 def load_datasets(name: str, data_root=None, download: bool = False):
-    """(train, test, in_features, num_classes) for a dataset name of the CLI."""
+    """(train, test, image_shape (C, H, W), num_classes) for a dataset name of the CLI.
+
+    Samples are images (N, C, H, W): (1, 28, 28) for MNIST and Fashion-MNIST, (1, 8, 8) for digits;
+    the MLP flattens them itself (its first layer is nn.Flatten)."""
     from .data import MNIST, Digits, FashionMNIST
     if name == "digits":
-        return Digits(train=True), Digits(train=False), 64, 10
+        return Digits(train=True), Digits(train=False), (1, 8, 8), 10
     cls = {"mnist": MNIST, "fashion-mnist": FashionMNIST}[name]
     try:
         train = cls(data_root, train=True, download=download)
         test = cls(data_root, train=False, download=download)
     except FileNotFoundError as e:
         raise CLIError(f"{e}\n(on the command line: --data-root DIR or --download)") from None
-    return train, test, 784, 10
+    return train, test, (1, 28, 28), 10
+
+
+def input_kwargs(model: str, image_shape, num_classes: int) -> dict:
+    """The keyword arguments that fit `model` to the data: in_features for the MLP; in_channels and
+    input_size [C, H, W] for the convolutional models of scratchgrad.models (the zoo's convention)."""
+    C, H, W = image_shape
+    if model == "mlp":
+        return {"in_features": C * H * W, "num_classes": num_classes}
+    return {"in_channels": C, "num_classes": num_classes, "input_size": [C, H, W]}
 
 
 def make_optimizer(name: str, params, lr: float | None = None, weight_decay: float | None = None):
@@ -99,6 +115,16 @@ def make_scheduler(name: str, optimizer, epochs: int):
     if name == "step":
         return lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
     return None
+
+
+def parse_augment(text: str) -> list[str]:
+    """"flip,crop" -> ["flip", "crop"]; names from AUGMENTATIONS (scratchgrad.data.transforms.from_names)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in AUGMENTATIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown augmentation {', '.join(unknown)}; choose from "
+                                         f"{', '.join(AUGMENTATIONS)}")
+    return names
 
 
 def parse_sizes(text: str) -> list[int]:
@@ -132,9 +158,48 @@ def _latest_run(model: str, dataset: str) -> Path:
     return runs[-1]
 
 
-def build_model(config: dict):
+def build_model(config: dict, image_shape=None):
+    """The model of a run config; with image_shape (C, H, W), also check that it takes such images
+    (one forward pass of 2 samples), so that a model too deep for 8x8 digits fails with a clear message."""
     from .models import get_model
-    return get_model(config["model"], **config["model_kwargs"])
+    try:
+        model = get_model(config["model"], **config["model_kwargs"])
+    except (ValueError, TypeError) as e:
+        raise CLIError(f"cannot build --model {config['model']} with {config['model_kwargs']}: {e}") from None
+    if image_shape is not None:
+        _check_fits(model, config, image_shape)
+    return model
+
+
+def _check_fits(model, config: dict, image_shape) -> None:
+    import numpy as np
+
+    from .autograd.function import no_grad
+    from .tensor import Tensor
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            out = model(Tensor(np.zeros((2, *image_shape), np.float32)))
+    except (ValueError, IndexError) as e:
+        raise CLIError(f"--model {config['model']} does not fit {config['dataset']} images "
+                       f"{'x'.join(map(str, image_shape))}: {e}") from None
+    finally:
+        model.train(was_training)
+    if out.shape != (2, config["model_kwargs"]["num_classes"]):
+        raise CLIError(f"--model {config['model']} maps {config['dataset']} images to {out.shape[1:]}, "
+                       "not to class scores")
+
+
+def make_augment(names, image_size: int):
+    """A per-batch augmentation (scratchgrad.data.transforms) from CLI names, or None for no names."""
+    if not names:
+        return None
+    from .data import transforms
+    try:
+        return transforms.from_names(names, image_size)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
 
 
 # ---- train ------------------------------------------------------------------------------------
@@ -144,9 +209,10 @@ def train_run(config: dict, out: Path, resume: bool = False, progress: bool = Tr
     from .train import Trainer, evaluate, set_seed
 
     start = time.perf_counter()
-    train_set, test_set, in_features, num_classes = load_datasets(config["dataset"], config["data_root"],
+    train_set, test_set, image_shape, num_classes = load_datasets(config["dataset"], config["data_root"],
                                                                   config["download"])
-    config["model_kwargs"].update(in_features=in_features, num_classes=num_classes)
+    config["model_kwargs"].update(input_kwargs(config["model"], image_shape, num_classes))
+    augment = make_augment(config.get("augment"), image_shape[1])
     out.mkdir(parents=True, exist_ok=True)
     _write_json(out / "config.json", config)
 
@@ -158,18 +224,18 @@ def train_run(config: dict, out: Path, resume: bool = False, progress: bool = Tr
     bs = config["batch_size"]
     train_loader = DataLoader(train_set, batch_size=bs, shuffle=True, generator=config["seed"])
     val_loader = DataLoader(val_set, batch_size=max(bs, 512)) if val_set is not None else None
-    model = build_model(config)
+    model = build_model(config, image_shape)
     optimizer = make_optimizer(config["optimizer"], model.parameters(), config["lr"], config["weight_decay"])
     if verbose:
         n_params = sum(p.numel() for p in model.parameters())
         sizes = f"{len(train_set)} train / {len(val_set) if val_set else 0} val / {len(test_set)} test"
         print(f"training {config['model']} ({n_params:,} parameters) on {config['dataset']} ({sizes}) for "
-              f"{config['epochs']} epochs with {config['optimizer']} lr {optimizer.param_groups[0]['lr']:g} "
-              f"-> {out}", flush=True)
+              f"{config['epochs']} epochs with {config['optimizer']} lr {optimizer.param_groups[0]['lr']:g}"
+              f"{', augment ' + '+'.join(config['augment']) if augment else ''} -> {out}", flush=True)
 
     scheduler = make_scheduler(config.get("lr_schedule", "none"), optimizer, config["epochs"])
     trainer = Trainer(model, optimizer, scheduler=scheduler, patience=config["patience"], checkpoint_dir=out,
-                      restore_best=True,
+                      restore_best=True, transform=augment,
                       progress=progress, verbose=verbose)
     history = trainer.fit(train_loader, val_loader, epochs=config["epochs"], resume=resume)
     test_loss, test_acc = evaluate(model, DataLoader(test_set, batch_size=max(bs, 512)), trainer.loss_fn)
@@ -213,6 +279,9 @@ def _train_args(p):
     p.add_argument("--dropout", type=float, default=None,
                    help="dropout probability (default: MLP 0, other models their paper's)")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm1d after each hidden Linear")
+    p.add_argument("--augment", type=parse_augment, default=None, metavar="NAMES",
+                   help="per-batch augmentation of the training images, comma-separated, applied in this "
+                        "order: " + ", ".join(AUGMENTATIONS) + " (default: none)")
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="part of the training set held out for validation, early stopping and the best "
                         "checkpoint; 0 = none (default: %(default)s)")
@@ -261,11 +330,19 @@ def cmd_train(args) -> dict:
             raise CLIError(f"{out} already holds a run: pass --resume to continue it, or another --out")
         if not 0 <= args.val_fraction < 1:
             raise CLIError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
-        model_kwargs = {"hidden": [100] if args.hidden is None else args.hidden, "activation": args.activation,
-                        "dropout": args.dropout or 0.0, "batchnorm": args.batchnorm} if args.model == "mlp" else {}
+        if args.model == "mlp":
+            model_kwargs = {"hidden": [100] if args.hidden is None else args.hidden, "activation": args.activation,
+                            "dropout": args.dropout or 0.0, "batchnorm": args.batchnorm}
+        else:  # a zoo model: its paper's settings, unless --dropout is given
+            if args.hidden is not None or args.batchnorm or args.activation != "relu":
+                raise CLIError(f"--hidden, --activation and --batchnorm shape the MLP; --model {args.model} "
+                               "has its own architecture")
+            model_kwargs = {} if args.dropout is None else {"dropout": args.dropout}
         config = {"model": args.model, "model_kwargs": model_kwargs, "dataset": args.dataset,
                   "data_root": None if args.data_root is None else str(args.data_root), "download": args.download,
-                  "epochs": args.epochs or DEFAULT_EPOCHS, "batch_size": args.batch_size or 32,
+                  "epochs": args.epochs or DEFAULT_EPOCHS,
+                  "batch_size": args.batch_size or (32 if args.model == "mlp" else DEFAULT_CONV_BATCH),
+                  "augment": args.augment or [],
                   "optimizer": args.optimizer, "lr": args.lr, "weight_decay": args.weight_decay,
                   "lr_schedule": args.lr_schedule, "val_fraction": args.val_fraction, "patience": args.patience,
                   "seed": args.seed}

@@ -56,10 +56,13 @@ def _n_correct(output, target):
     return int((out.argmax(axis=1) == t).sum())
 
 
-def _run_epoch(model, loader, loss_fn, optimizer=None, bar=None):
-    """One pass over `loader`: (mean loss per sample, accuracy or None). Trains if `optimizer` is given."""
+def _run_epoch(model, loader, loss_fn, optimizer=None, bar=None, transform=None):
+    """One pass over `loader`: (mean loss per sample, accuracy or None). Trains if `optimizer` is given;
+    `transform` (e.g. data augmentation) maps each input batch before the model sees it."""
     total_loss, correct, seen = 0.0, 0, 0
     for i, (x, t) in enumerate(loader):
+        if transform is not None:
+            x = transform(x)
         if optimizer is not None:
             optimizer.zero_grad()
         out = model(x)
@@ -109,6 +112,8 @@ class Trainer:
     min_delta:      how much lower the loss must be to count as an improvement
     checkpoint_dir: where model.safetensors (best), train_state.safetensors (last) and, at the end,
                     curves.png (learning curves, if `curves`) go
+    transform:      applied to each training input batch (data augmentation, scratchgrad.data.transforms);
+                    validation and test batches are left as they are
     restore_best:   load the best weights into the model when training ends
     progress:       tqdm bar over the batches (shown only on a terminal)
     verbose:        print one summary line per epoch
@@ -116,8 +121,8 @@ class Trainer:
 
     def __init__(self, model, optimizer, loss_fn=None, scheduler=None, patience: int | None = None,
                  min_delta: float = 0.0, checkpoint_dir=None, restore_best: bool = False, curves: bool = True,
-                 progress: bool = True, verbose: bool = True):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+                 progress: bool = True, verbose: bool = True, transform=None):
+        self.model, self.optimizer, self.scheduler, self.transform = model, optimizer, scheduler, transform
         self.loss_fn = loss_fn or _default_loss()
         self.patience, self.min_delta, self.restore_best = patience, min_delta, restore_best
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -138,7 +143,8 @@ class Trainer:
             start = time.perf_counter()
             self.model.train()
             with self._bar(len(train_loader), f"epoch {epoch}/{epochs}") as bar:
-                train_loss, train_acc = _run_epoch(self.model, train_loader, self.loss_fn, self.optimizer, bar)
+                train_loss, train_acc = _run_epoch(self.model, train_loader, self.loss_fn, self.optimizer, bar,
+                                                   self.transform)
             val_loss, val_acc = evaluate(self.model, val_loader, self.loss_fn) if val_loader is not None \
                 else (None, None)
             record = {"epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,

@@ -41,9 +41,15 @@ _OTHER_LABS = {  # labs that live beside their subject: lab name -> module holdi
     "mode-collapse": "scratchgrad.generative.labs",
     "vae-vs-ae": "scratchgrad.generative.labs",
     "rbm-cd": "scratchgrad.generative.labs",
+    "attention": "scratchgrad.text.seq2seq_lab",
+    "vanishing-gradient": "scratchgrad.text.labs",
+    "long-dependency": "scratchgrad.text.labs",
+    "bptt": "scratchgrad.text.labs",
     "conv-arithmetic": "scratchgrad.analysis.labs",
     "bottleneck": "scratchgrad.analysis.labs",
     "layer-time": "scratchgrad.analysis.labs",
+    "filters": "scratchgrad.labs.cnn_training",
+    "degradation": "scratchgrad.labs.cnn_training",
 }
 
 
