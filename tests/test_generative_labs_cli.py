@@ -66,7 +66,7 @@ def test_rbm_cd(tmp_path, mnist_env):
     assert len(r["pcd_minus_cd1_per_epoch"]) == 2
 
 
-SLOW_MODELS = ["cvae", "beta-vae", "ae", "dae", "made", "gmmn", "vaegan", "gan", "cgan", "wgan"]
+SLOW_MODELS = ["cvae", "beta-vae", "ae", "dae", "made", "gmmn", "vaegan", "gan", "cgan", "wgan", "dcgan"]
 
 
 @pytest.mark.parametrize("model", ["vae", "rbm", "wgan-gp"] +

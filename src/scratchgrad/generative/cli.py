@@ -1,6 +1,7 @@
 """Command-line entry points for the generative models (the main CLI wires them in):
 
-    scratchgrad train --model vae|cvae|beta-vae|ae|dae|made|gmmn|rbm|gan|wgan|wgan-gp|cgan|vaegan --dataset mnist
+    scratchgrad train --model vae|cvae|beta-vae|ae|dae|made|gmmn|rbm|gan|wgan|wgan-gp|cgan|dcgan|vaegan --dataset mnist
+    scratchgrad train --model wgan-gp --arch conv --channels 32 --time-limit 40 --score-samples 2000
     scratchgrad sample RUN_DIR --n 64 --out grid.png
     scratchgrad eval RUN_DIR                           # -ELBO and importance-sampled NLL / exact NLL / AIS,
                                                        # MNIST-IS and MNIST-FID next to the real-data floor
@@ -23,7 +24,7 @@ import numpy as np
 from scipy.special import expit
 
 VAE_MODELS = ("vae", "cvae", "beta-vae")
-GAN_MODELS = ("gan", "wgan", "wgan-gp", "cgan")
+GAN_MODELS = ("gan", "wgan", "wgan-gp", "cgan", "dcgan")
 GENERATIVE_MODELS = VAE_MODELS + ("ae", "dae", "made", "gmmn", "rbm", "vaegan") + GAN_MODELS
 # per model: epochs, batch size, learning rate, hidden sizes, latent size (None: not used)
 DEFAULTS = {
@@ -40,8 +41,15 @@ DEFAULTS = {
     "cgan": dict(epochs=10, batch_size=64, lr=2e-4, hidden=[256, 512], latent_dim=64),
     "wgan": dict(epochs=10, batch_size=64, lr=5e-5, hidden=[256, 512], latent_dim=64),
     "wgan-gp": dict(epochs=10, batch_size=64, lr=1e-4, hidden=[256, 512], latent_dim=64),
+    "dcgan": dict(epochs=5, batch_size=64, lr=2e-4, hidden=[256, 512], latent_dim=100),
 }
-GAN_LOSS = {"gan": "ns", "cgan": "ns", "wgan": "wgan", "wgan-gp": "wgan-gp"}
+GAN_LOSS = {"gan": "ns", "cgan": "ns", "wgan": "wgan", "wgan-gp": "wgan-gp", "dcgan": "ns"}
+# GAN architectures (--arch): "mlp" (gan.MLPGenerator / MLPDiscriminator) or "conv" (dcgan.py);
+# the conv nets replace the MLP defaults with these (channels: G 2c -> c, D c -> 2c)
+ARCHS = ("conv", "mlp")
+DEFAULT_ARCH = {"dcgan": "conv", "wgan-gp": "conv"}
+CONV_DEFAULTS = {"dcgan": dict(latent_dim=100, channels=32), "wgan-gp": dict(latent_dim=128, channels=32)}
+CONV_DEFAULT = dict(latent_dim=100, channels=32)
 
 
 def _error(msg: str):
@@ -65,7 +73,15 @@ def add_generative_arguments(p) -> None:
     p.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1: small GEMMs, shared cores)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training images (quick runs)")
     p.add_argument("--time-limit", type=float, default=None,
-                   help="stop training after this many minutes (epoch-trained models)")
+                   help="stop training after this many minutes (epoch-trained models and GANs)")
+    p.add_argument("--arch", choices=ARCHS, default=None,
+                   help="GANs: conv (DCGAN-style nets) or mlp (default: conv for dcgan and wgan-gp, else mlp)")
+    p.add_argument("--channels", type=int, default=None, help="conv GANs: base channel width c (default 32)")
+    p.add_argument("--ema", type=float, default=None,
+                   help="GANs: sample from an exponential moving average of G's weights with this decay, e.g. "
+                        "0.999 (default: 0 = off)")
+    p.add_argument("--score-samples", type=int, default=None,
+                   help="GANs: MNIST-IS/FID of this many samples at every progress report (default 0: off)")
 
 
 def add_sample_arguments(p) -> None:
@@ -110,11 +126,20 @@ def build(config: dict):
     if m == "vaegan":
         from .vaegan import VAEGAN
         return VAEGAN(784, h, L)
-    from .gan import MLPDiscriminator, MLPGenerator
     pair = nn.Module()
-    nc = 10 if m == "cgan" else 0
-    pair.generator = MLPGenerator(L, h, 784, "tanh", num_classes=nc)
-    pair.discriminator = MLPDiscriminator(784, tuple(reversed(h)), num_classes=nc)   # the mirror of G
+    if config.get("arch", "mlp") == "conv":   # runs from before --arch existed are MLPs
+        from .dcgan import DCGANDiscriminator, DCGANGenerator
+        pair.generator = DCGANGenerator(L, config["channels"])
+        norm = "batch" if GAN_LOSS[m] == "ns" else "none"     # no batch norm in a Wasserstein critic
+        pair.discriminator = DCGANDiscriminator(config["channels"], norm)
+    else:
+        from .gan import MLPDiscriminator, MLPGenerator
+        nc = 10 if m == "cgan" else 0
+        pair.generator = MLPGenerator(L, h, 784, "tanh", num_classes=nc)
+        pair.discriminator = MLPDiscriminator(784, tuple(reversed(h)), num_classes=nc)   # the mirror of G
+    if config.get("ema"):   # the averaged generator that samples (keys "generator_ema.*")
+        import copy
+        pair.generator_ema = copy.deepcopy(pair.generator)
     return pair
 
 
@@ -158,10 +183,10 @@ def generate(config: dict, model, n: int, seed: int = 0) -> np.ndarray:
             return model.sample(n)
         if m == "vaegan":
             return model.sample(n, rng=rng)
-        G = model.generator
+        G = getattr(model, "generator_ema", None) or model.generator
         z = sg.tensor(rng.standard_normal((n, G.latent_dim), dtype=np.float32))
         x = G(z, labels) if m == "cgan" else G(z)
-        return (x.data + 1) / 2
+        return (x.data.reshape(n, -1) + 1) / 2
 
 
 # ---- train ----------------------------------------------------------------------------------------------
@@ -179,6 +204,17 @@ def _config_from_args(args) -> dict:
     hidden = getattr(args, "hidden", None)
     if hidden in (None, [100]):       # the main parser's MLP default: use the model's own sizes
         hidden = d["hidden"]
+    gan = {}
+    if m in GAN_MODELS:
+        arch = pick("arch", DEFAULT_ARCH.get(m, "mlp"))
+        if arch == "conv" and m == "cgan":
+            raise _error("--arch conv: the conv GANs are unconditional (cgan is an MLP)")
+        if arch == "mlp" and m == "dcgan":
+            raise _error("--model dcgan is convolutional (an MLP GAN is --model gan)")
+        conv = CONV_DEFAULTS.get(m, CONV_DEFAULT) if arch == "conv" else {}
+        d = {**d, **conv}
+        gan = {"arch": arch, "channels": pick("channels", conv.get("channels")),
+               "ema": pick("ema", conv.get("ema", 0.0)), "score_samples": pick("score_samples", 0)}
     return {"model": m, "dataset": "mnist", "data_root": None if getattr(args, "data_root", None) is None
             else str(args.data_root), "epochs": pick("epochs", d["epochs"]),
             "batch_size": d["batch_size"] if getattr(args, "batch_size", None) in (None, 32) else args.batch_size,
@@ -186,7 +222,7 @@ def _config_from_args(args) -> dict:
             "beta": pick("beta", d.get("beta")), "iterations": getattr(args, "iterations", None),
             "n_critic": getattr(args, "n_critic", None), "pcd_epochs": pick("pcd_epochs", d.get("pcd_epochs", 0)),
             "seed": pick("seed", 0), "threads": pick("threads", 1), "n_train": getattr(args, "n_train", None),
-            "time_limit_min": getattr(args, "time_limit", None)}
+            "time_limit_min": getattr(args, "time_limit", None), **gan}
 
 
 def train_generative(args) -> dict:
@@ -311,32 +347,53 @@ def _train_vaegan(model, config, x, y, xt, yt, out, verbose) -> dict:
 
 
 def _train_gan(model, config, x, y, xt, yt, out, verbose) -> dict:
-    """GANTrainer on images scaled to [-1, 1]; a sample grid every 10% of the iterations."""
+    """GANTrainer on images scaled to [-1, 1]. Every 10% of the iterations: a progress record, a sample
+    grid, a checkpoint and (score_samples > 0) MNIST-IS/FID of that many samples."""
+    from ..checkpoint import save
     from .common import save_grid
     from .gan import GANTrainer
     m = config["model"]
     rng = np.random.default_rng(config["seed"])
     tr = GANTrainer(model.generator, model.discriminator, loss=GAN_LOSS[m], lr=config["lr"],
-                    n_critic=config["n_critic"], num_classes=10 if m == "cgan" else 0, rng=rng)
+                    n_critic=config["n_critic"], num_classes=10 if m == "cgan" else 0, rng=rng,
+                    ema=config.get("ema") or 0.0, G_ema=getattr(model, "generator_ema", None))
     bs = config["batch_size"]
     iterations = config["iterations"] or config["epochs"] * len(x) // (bs * tr.n_critic)
     x_scaled = x * 2 - 1
+    if config.get("arch") == "conv":
+        x_scaled = x_scaled.reshape(-1, 1, 28, 28)
 
     def sample_real(n):
         idx = rng.integers(0, len(x), n)
         return x_scaled[idx], y[idx]
 
     every = max(1, iterations // 10)
-    history, log = {}, []
+    history, log, scorer, start = {}, [], None, time.perf_counter()
 
     def callback(it, trainer):
-        rec = {"iteration": it, **{k: float(np.mean(v[-every:])) for k, v in history.items()}}
-        log.append(rec)
+        nonlocal scorer
+        rec = {"iteration": it, **{k: float(np.mean(v[-every:])) for k, v in history.items()},
+               "time_s": round(time.perf_counter() - start, 1)}
+        if tr.ema:
+            tr.recalibrate_batch_norm()
+        model.eval()   # samples from G with its running batch-norm statistics, as after training
+        save(out / "model.safetensors", model.state_dict(), {"model": m, "iteration": str(it)})
         save_grid(generate(config, model, 64, 0), out / "samples.png", nrow=8)
+        if config.get("score_samples"):
+            from .metrics import MNISTScorer
+            scorer = scorer or MNISTScorer(data_root=config["data_root"])
+            scores = scorer.score(generate(config, model, config["score_samples"], 1))
+            rec.update(mnist_is=scores["mnist_is"], mnist_fid=scores["mnist_fid"])
+        model.train()
+        log.append(rec)
         if verbose:
             print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()), flush=True)
-    tr.fit(sample_real, iterations, bs, callback=callback, every=every, history=history)
-    return {"iterations": iterations, "n_critic": tr.n_critic, "history": log}
+    limit = None if config["time_limit_min"] is None else 60 * config["time_limit_min"]
+    tr.fit(sample_real, iterations, bs, callback=callback, every=every, history=history, time_limit_s=limit)
+    if tr.ema:
+        tr.recalibrate_batch_norm()
+    return {"iterations": tr.iteration, "planned_iterations": iterations, "n_critic": tr.n_critic,
+            "train_time_s": round(time.perf_counter() - start, 2), "history": log}
 
 
 _TRAINERS = {"epochs": _train_epochs, "rbm": _train_rbm, "vaegan": _train_vaegan, "gan": _train_gan}

@@ -15,12 +15,15 @@ vanishes (lab `gan-vanishing-gradient`). The fixes collected here:
 plus one-sided label smoothing (real targets 0.9), feature matching (G matches the mean of an
 intermediate D layer) and conditional models (G(z, y), D(x, y)). D returns raw scores (logits).
 
-Any Modules work as G and D (MLPs here; conv nets later): G(z[, y]) with a `latent_dim`
-attribute, D(x[, y]) -> (N,) or (N, 1) scores, and `D.features(x[, y])` for feature matching.
+Any Modules work as G and D (MLPs here, DCGAN's conv nets in dcgan.py): G(z[, y]) with a
+`latent_dim` attribute, D(x[, y]) -> (N,) or (N, 1) scores, and `D.features(x[, y])` for feature
+matching.
 """
 from __future__ import annotations
 
+import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -84,7 +87,7 @@ def gradient_penalty(D, real: Tensor, fake: Tensor, *cond, rng: np.random.Genera
     The gradient is taken with create_graph=True, so the penalty itself is differentiable with
     respect to D's parameters (a second-order gradient: d/dtheta of a d/dx)."""
     rng = rng or get_rng()
-    r, f = real.data, fake.data
+    r, f = real.data, fake.data.reshape(real.shape)   # e.g. flat data, (N, 1, 28, 28) conv samples
     e = rng.random((r.shape[0],) + (1,) * (r.ndim - 1), dtype=np.float32).astype(r.dtype)
     x_hat = Tensor(e * r + (1 - e) * f, requires_grad=True)
     (g,) = grad(D(x_hat, *cond).sum(), x_hat, create_graph=True)
@@ -216,12 +219,19 @@ class GANTrainer:
 
     sample_real(n) -> (x ndarray (n, ...), y int labels (n,) or None). Options: label_smoothing (real
     target 1 - s, one-sided), feature_matching (G minimises ||E f(x) - E f(G(z))||^2 on D.features),
-    gp_weight (wgan-gp's lambda), clip (wgan's c), num_classes > 0 for a conditional GAN."""
+    gp_weight (wgan-gp's lambda), clip (wgan's c), num_classes > 0 for a conditional GAN.
+
+    ema > 0 keeps an exponential moving average of G's weights (Yazici et al., 2019), updated after
+    every generator step, G_ema <- a G_ema + (1 - a) G with a = min(ema, (1 + t) / (10 + t)) at step t
+    (the warm-up of tf.train.ExponentialMovingAverage: early on, the untrained initial weights would
+    otherwise keep a weight ema^t): the average of the generators along the oscillating path of the game
+    samples better than its last point. `G_ema` (default: a copy of G)
+    is what `generate` samples from; `recalibrate_batch_norm()` re-estimates its batch-norm statistics."""
 
     def __init__(self, G, D, loss: str = "ns", lr: float | None = None, lr_d: float | None = None,
                  betas=None, n_critic: int | None = None, gp_weight: float = 10.0, clip: float = 0.01,
                  label_smoothing: float = 0.0, feature_matching: bool = False, num_classes: int = 0,
-                 rng: np.random.Generator | None = None):
+                 rng: np.random.Generator | None = None, ema: float = 0.0, G_ema=None):
         from .. import optim
         if loss not in GAN_LOSSES:
             raise ValueError(f"unknown GAN loss {loss!r}; choose from {', '.join(GAN_LOSSES)}")
@@ -241,6 +251,11 @@ class GANTrainer:
             return optim.Adam(params, lr=lr_, betas=betas or cfg["betas"])
         self.opt_g, self.opt_d = make(G.parameters(), lr_g), make(D.parameters(), lr_d)
         self.iteration = 0
+        self.ema, self.G_ema = ema, None
+        if ema:
+            self.G_ema = copy.deepcopy(G) if G_ema is None else G_ema
+            self.G_ema.load_state_dict(G.state_dict())
+            self.G_ema.requires_grad_(False)
 
     def latent(self, n: int) -> Tensor:
         """z ~ N(0, I): (n, G.latent_dim) float32."""
@@ -250,14 +265,47 @@ class GANTrainer:
         return (y,) if self.num_classes else ()
 
     def generate(self, n: int, y=None) -> Tensor:
-        """n samples from G in eval mode, without a graph."""
+        """n samples from G (G_ema if ema > 0) in eval mode, without a graph."""
         from ..autograd import no_grad
-        was = self.G.training
-        self.G.eval()
+        G = self.G_ema or self.G
+        was = G.training
+        G.eval()
         with no_grad():
-            x = self.G(self.latent(n), *self._cond(y))
-        self.G.train(was)
+            x = G(self.latent(n), *self._cond(y))
+        G.train(was)
         return x
+
+    def update_ema(self) -> None:
+        """G_ema <- a G_ema + (1 - a) G in place, a = min(ema, (1 + t) / (10 + t)) after t generator steps
+        (buffers are recomputed by recalibrate_batch_norm)."""
+        t = self.iteration
+        a = min(self.ema, (1.0 + t) / (10.0 + t))
+        for avg, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            avg.data *= a
+            avg.data += (1.0 - a) * p.data
+            avg._version += 1
+
+    def recalibrate_batch_norm(self, batches: int = 10, batch_size: int = 256, seed: int = 0) -> None:
+        """G_ema's batch-norm running statistics as exact averages over `batches` batches of fresh z
+        (train-mode forwards without a graph; momentum None = cumulative average). The averaged weights
+        never ran forward while training, so G's running statistics do not fit them."""
+        from ..autograd import no_grad
+        G = self.G_ema
+        norms = [m for m in G.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+        if not norms:
+            return
+        rng, momenta, was = np.random.default_rng(seed), [m.momentum for m in norms], G.training
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None
+        G.train()
+        with no_grad():
+            for _ in range(batches):
+                z = Tensor(rng.standard_normal((batch_size, G.latent_dim), dtype=np.float32))
+                G(z, *self._cond(rng.integers(0, max(self.num_classes, 1), batch_size)))
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        G.train(was)
 
     def d_step(self, real: Tensor, y=None) -> dict:
         """One discriminator/critic update on a real batch and as many fresh fakes; returns its numbers."""
@@ -310,18 +358,24 @@ class GANTrainer:
             self.opt_g.zero_grad()
             loss.backward()
             self.opt_g.step()
+            if self.ema:
+                self.update_ema()
         finally:
             self.D.requires_grad_(True)
         return {"g_loss": float(loss.item())}
 
     def fit(self, sample_real, iterations: int, batch_size: int = 64, callback=None, every: int = 100,
-            history: dict | None = None) -> dict:
+            history: dict | None = None, time_limit_s: float | None = None) -> dict:
         """`iterations` rounds of (n_critic D steps, 1 G step). history: lists per recorded number.
-        callback(iteration, trainer) runs every `every` iterations (sample grids, metrics, checkpoints)."""
+        callback(iteration, trainer) runs every `every` iterations (sample grids, metrics, checkpoints).
+        time_limit_s: stop after the round that passes this many seconds (self.iteration tells how far)."""
         history = history if history is not None else {}
         self.G.train()
         self.D.train()
+        start = time.perf_counter()
         for _ in range(iterations):
+            if time_limit_s is not None and time.perf_counter() - start >= time_limit_s:
+                break
             for _ in range(self.n_critic):
                 x, y = sample_real(batch_size)
                 d = self.d_step(Tensor(x), y)
