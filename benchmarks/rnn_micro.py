@@ -3,6 +3,8 @@
     python benchmarks/rnn_micro.py                 # LSTM fwd+bwd and the full W4 step, 5 rounds each
     python benchmarks/rnn_micro.py --part lstm --rounds 3 --seconds 1
     python benchmarks/rnn_micro.py --profile       # where scratchgrad's time goes (no torch)
+    python benchmarks/rnn_micro.py --threads 1 --cpu-time    # a proxy on a loaded machine
+    python benchmarks/run.py W4                    # the same full step as a W4 workload
 
 lstm:  1-layer LSTM(64 -> 256), batch_first input (32, 64, 64): forward + backward of sum(output * w).
 step:  the W4 training step: Embedding(65, 64) -> LSTM(64, 256) -> Linear(256, 65) -> cross-entropy
@@ -127,6 +129,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-load", type=float, default=3.0, help="wait while the load average is above this")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="time by process CPU clock (with --threads 1 on a loaded machine; a proxy only)")
     args = ap.parse_args()
     if args.profile:
         from threadpoolctl import threadpool_limits
@@ -139,7 +143,8 @@ def main():
     for part in parts:
         sg_step, t_step = (lstm_steps if part == "lstm" else full_steps)(torch)
         print(f"{part}: T={T} N={N} E={E} H={H}, tokens/s, {args.threads} threads")
-        r = compare(sg_step, t_step, T * N, rounds=args.rounds, seconds=args.seconds, max_load=args.max_load)
+        r = compare(sg_step, t_step, T * N, rounds=args.rounds, seconds=args.seconds, max_load=args.max_load,
+                    cpu_time=args.cpu_time)
         print(f"{part}: scratchgrad {r['sg_median']:,.0f} tok/s  torch {r['torch_median']:,.0f} tok/s  "
               f"ratio {r['median_ratio']:.2f} (min {r['min_ratio']:.2f}, max {r['max_ratio']:.2f})")
 

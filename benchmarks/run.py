@@ -1,6 +1,6 @@
 """Benchmark runner: the same workload in scratchgrad and PyTorch, interleaved in one process.
 
-    python benchmarks/run.py W1            # training-step throughput, ratio to PyTorch
+    python benchmarks/run.py W1            # training-step throughput, ratio to PyTorch (W2, W3: the convnets)
     python benchmarks/run.py mnist98       # MLP on MNIST to 98% test accuracy: wall time both sides
     python benchmarks/run.py W1 --rounds 7 --seconds 3
 
@@ -47,23 +47,7 @@ def w1(torch, args):
     X = rng.standard_normal((128, 784)).astype(np.float32)
     y = rng.integers(0, 10, 128)
     sg_model, t_model = _mlp_pair(torch, [784, 512, 512, 10])
-    sg_opt = sg.optim.SGD(sg_model.parameters(), lr=0.1)
-    t_opt = torch.optim.SGD(t_model.parameters(), lr=0.1)
-    xs, ys = sg.Tensor(X), sg.Tensor(y)
-    xt, yt = torch.tensor(X), torch.tensor(y)
-
-    def sg_step():
-        loss = F.cross_entropy(sg_model(xs), ys)
-        sg_opt.zero_grad()
-        loss.backward()
-        sg_opt.step()
-
-    def t_step():
-        loss = torch.nn.functional.cross_entropy(t_model(xt), yt)
-        t_opt.zero_grad()
-        loss.backward()
-        t_opt.step()
-
+    sg_step, t_step = _train_steps(torch, sg_model, t_model, ("SGD", {"lr": 0.1}), X, y)
     res = compare(sg_step, t_step, 128, rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
     if args.numpy_ceiling:
         print("W1 ceiling: the same step written by hand in NumPy (no framework at all) vs torch")
@@ -145,7 +129,88 @@ def mnist98(torch, args):
     return out
 
 
-WORKLOADS = {"W1": w1, "mnist98": mnist98}
+# ---- W2, W3: the book's convnets ---------------------------------------------------------------
+def _torch_twin(torch, m):
+    """The PyTorch layer matching scratchgrad layer `m` (same hyperparameters; weights copied later)."""
+    tnn = torch.nn
+    if isinstance(m, nn.Conv2d):
+        return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding)
+    if isinstance(m, nn.Linear):
+        return tnn.Linear(m.in_features, m.out_features)
+    if isinstance(m, nn.MaxPool2d):
+        return tnn.MaxPool2d(m.kernel_size, m.stride)
+    if isinstance(m, nn.Dropout):
+        return tnn.Dropout(m.p)
+    return {nn.ReLU: tnn.ReLU, nn.Flatten: tnn.Flatten}[type(m)]()
+
+
+def _zoo_pair(torch, name):
+    """Model `name` of scratchgrad.models (an nn.Sequential with named layers) and its PyTorch twin,
+    layer by layer, with identical initial weights."""
+    from collections import OrderedDict
+
+    from scratchgrad.models import get_model
+    sg_model = get_model(name)
+    t_model = torch.nn.Sequential(OrderedDict((k, _torch_twin(torch, m)) for k, m in sg_model.named_children()))
+    t_model.load_state_dict({k: torch.tensor(v) for k, v in sg_model.state_dict().items()})
+    return sg_model, t_model
+
+
+def _train_steps(torch, sg_model, t_model, optimizer, X, y):
+    """One training step (forward, CE, zero_grad, backward, update) in each framework, as two closures.
+    optimizer: (class name, keyword arguments), the same in scratchgrad.optim and torch.optim."""
+    name, kwargs = optimizer
+    sg_opt = getattr(sg.optim, name)(sg_model.parameters(), **kwargs)
+    t_opt = getattr(torch.optim, name)(t_model.parameters(), **kwargs)
+    xs, ys = sg.Tensor(X), sg.Tensor(y)
+    xt, yt = torch.tensor(X), torch.tensor(y)
+
+    def sg_step():
+        loss = F.cross_entropy(sg_model(xs), ys)
+        sg_opt.zero_grad()
+        loss.backward()
+        sg_opt.step()
+
+    def t_step():
+        loss = torch.nn.functional.cross_entropy(t_model(xt), yt)
+        t_opt.zero_grad()
+        loss.backward()
+        t_opt.step()
+
+    return sg_step, t_step
+
+
+def _mnist_like_batch(n=100, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n)
+
+
+def w2(torch, args):
+    """W2: SimpleConvNet (book ch.7: 1x28x28 -> conv 30 5x5 -> ReLU -> max-pool 2x2 s2 -> affine 100 -> ReLU
+    -> affine 10 -> softmax CE), SGD, batch 100 (samples/s)."""
+    X, y = _mnist_like_batch()
+    sg_step, t_step = _train_steps(torch, *_zoo_pair(torch, "simple-convnet"), ("SGD", {"lr": 0.01}), X, y)
+    return compare(sg_step, t_step, len(X), rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
+
+
+def w3(torch, args):
+    """W3: DeepConvNet (book ch.8: conv3x3(16)-relu-conv3x3(16)-relu-pool-conv3x3(32)-relu-conv3x3(32, pad 2)-
+    relu-pool-conv3x3(64)-relu-conv3x3(64)-relu-pool-affine(50)-relu-dropout(0.5)-affine(10)-dropout(0.5),
+    pad 1 except where noted), Adam lr 1e-3, batch 100 (samples/s)."""
+    X, y = _mnist_like_batch()
+    sg_step, t_step = _train_steps(torch, *_zoo_pair(torch, "deep-convnet"), ("Adam", {"lr": 1e-3}), X, y)
+    return compare(sg_step, t_step, len(X), rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
+
+
+def w4(torch, args):
+    """W4: char LSTM LM, vocab 65, embedding 64, LSTM 256, T=64, batch 32, CE over all steps, full BPTT,
+    Adam (tokens/s). The step itself is benchmarks/rnn_micro.py's `full_steps`."""
+    from rnn_micro import N, T, full_steps
+    sg_step, t_step = full_steps(torch)
+    return compare(sg_step, t_step, T * N, rounds=args.rounds, seconds=args.seconds, cpu_time=args.cpu_time)
+
+
+WORKLOADS = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "mnist98": mnist98}
 
 
 def main(argv=None):
