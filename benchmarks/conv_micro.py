@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")  # as scratchgrad sets it (scratchgrad/__init__.py)
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import compare, pin_threads  # noqa: E402
 
 import scratchgrad as sg  # noqa: E402
+from scratchgrad.ops import blocks  # noqa: E402
 from scratchgrad.ops.conv import conv2d  # noqa: E402
 
 
@@ -91,11 +92,11 @@ def parts(x, w, gy, pad):
 
     def unblocked(f):
         def run():
-            old, conv.BLOCK_BYTES = conv.BLOCK_BYTES, 1 << 40
+            old, blocks.BLOCK_BYTES = blocks.BLOCK_BYTES, 1 << 40
             try:
                 f()
             finally:
-                conv.BLOCK_BYTES = old
+                blocks.BLOCK_BYTES = old
         return run
 
     rows = {

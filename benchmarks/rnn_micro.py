@@ -17,12 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+import scratchgrad as sg  # before NumPy: it sets OpenBLAS's thread timeout (see scratchgrad/__init__.py)
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import compare, pin_threads  # noqa: E402
 
-import scratchgrad as sg  # noqa: E402
 import scratchgrad.nn as nn  # noqa: E402
 import scratchgrad.nn.functional as F  # noqa: E402
 from scratchgrad.nn.modules.rnn import LSTM  # noqa: E402

@@ -40,6 +40,7 @@ OPTIMIZERS = {  # name -> (class in scratchgrad.optim, fixed options, default le
     "sgd": ("SGD", {}, 0.1),
     "momentum": ("SGD", {"momentum": 0.9}, 0.01),
     "adagrad": ("Adagrad", {}, 0.01),
+    "adadelta": ("Adadelta", {"rho": 0.95}, 1.0),    # Zeiler 2012's rho, as Kim 2014 trains TextCNN
     "rmsprop": ("RMSprop", {}, 1e-3),
     "adam": ("Adam", {}, 1e-3),
     "adamw": ("AdamW", {}, 1e-3),

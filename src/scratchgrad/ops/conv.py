@@ -28,6 +28,7 @@ from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
 from .im2col import (col2im_nhwc, conv_out_size, copy_windows, empty_image, is_channels_last, pad_image, pads4,
                      pair, taps, windows)
+from .blocks import deal, sample_blocks, scratch
 
 
 class Geometry:
@@ -47,42 +48,39 @@ class Geometry:
 
 
 # ---- the three NumPy kernels ---------------------------------------------------------------
-#: im2col is done a block of samples at a time, sized so the block's cols (about this many bytes)
-#: stay in the L2 cache while the GEMM reads them: the cols of a whole batch (43 MB for a
-#: 100x16x28x28 input and a 3x3 kernel) would go to DRAM and back. Each block is still one 2-D GEMM
-#: in the (rows = pixels, cols = C*K*K) layout; it is cache blocking, not a loop over samples.
-#: Measured on DeepConvNet's layers (1 thread): 512 KB blocks beat 2 MB ones by 10-25%, when the
-#: strided window view is made once per batch (not per block: as_strided costs ~0.1 ms) and one
-#: cols buffer is reused by every block.
-BLOCK_BYTES = 512 << 10
+# im2col is done a block of samples at a time (ops/blocks.py), so the block's cols stay in the L2
+# cache while the GEMM reads them. Each block is still one 2-D GEMM in the (rows = pixels,
+# cols = C*K*K) layout, and the blocks are dealt to worker threads, each with its own buffers.
+def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
+    """For each block of samples, state = work(blk, cols, state) with cols (n*OH*OW, G, KH*KW*C/G)
+    the block's im2col; returns the workers' final states (starting from init()).
 
+    Each worker pads its blocks into its own NHWC buffer (the padding, and the layout change of
+    an NCHW input, become one small in-cache copy) and copies the windows of that buffer into its
+    own cols buffer, which its next block overwrites: use the cols before returning."""
+    N, C, H, W = x.shape
+    t, b, l, r = geo.pads
+    x = x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)]      # negative padding = crop
+    (t, b, l, r), (H, W) = (max(p, 0) for p in geo.pads), x.shape[2:]
+    per_sample = out_hw[0] * out_hw[1] * khw[0] * khw[1] * C
+    blocks = sample_blocks(N, per_sample * x.itemsize)
+    nb = blocks[0].stop - blocks[0].start
 
-def sample_blocks(N, bytes_per_sample):
-    """Slices of the batch holding about BLOCK_BYTES of work each (at least one sample)."""
-    n = max(1, BLOCK_BYTES // max(int(bytes_per_sample), 1))
-    return [slice(s, min(s + n, N)) for s in range(0, N, n)]
+    def setup():
+        Hp, Wp = H + t + b, W + l + r
+        xp = scratch("im2col_x", nb * Hp * Wp * C, x.dtype).reshape(nb, Hp, Wp, C).transpose(0, 3, 1, 2)
+        if t or b or l or r:
+            xp.fill(0)
+        v = windows(xp, khw[0], khw[1], geo.stride, geo.dilation, out_hw, geo.groups)
+        return xp, v, scratch("im2col_cols", per_sample * nb, x.dtype), init()
 
+    def step(blk, state):
+        xp, v, buf, acc = state
+        n = blk.stop - blk.start
+        xp[:n, :, t:t + H, l:l + W] = x[blk]
+        return xp, v, buf, work(blk, copy_windows(v[:n], is_channels_last(xp), buf), acc)
 
-def as_channels_last(x):
-    """x with NHWC memory (shape still NCHW): a copy unless it already is, or has one channel.
-    The copy costs a tenth of the im2col it speeds up (whose rows are then runs of KW*C numbers):
-    measured 1.4 ms -> 0.4 ms + 0.04 ms for 25 x 64x8x8 inputs and a 3x3 kernel."""
-    if x.shape[1] == 1 or is_channels_last(x):
-        return x
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
-
-
-def _blocks(x, khw, geo, out_hw):
-    """Pad x once, then yield (sample slice, cols (n*OH*OW, G, KH*KW*C/G)) block by block.
-    The cols live in one buffer that the next block overwrites: use them before asking for more."""
-    xp = pad_image(as_channels_last(x), geo.pads)
-    v = windows(xp, khw[0], khw[1], geo.stride, geo.dilation, out_hw, geo.groups)
-    per_sample = v[:1].size
-    blocks = sample_blocks(len(xp), per_sample * xp.itemsize)
-    buf = np.empty(per_sample * (blocks[0].stop - blocks[0].start), xp.dtype)
-    channels_last = is_channels_last(xp)
-    for blk in blocks:
-        yield blk, copy_windows(v[blk], channels_last, buf)
+    return [state[3] for state in deal(blocks, step, setup)]
 
 
 def _w_mat(w, G):
@@ -120,8 +118,8 @@ def conv_forward(x, w, geo, bias=None):
         return depthwise_forward(x, w, geo, out_hw, bias)
     wm = _w_mat(w, geo.groups)
     y = np.empty((N * out_hw[0] * out_hw[1], Co), dtype=np.result_type(x, w))
-    for blk, cols in _blocks(x, w.shape[2:], geo, out_hw):
-        _grouped_matmul(cols, wm, _rows(y, blk, out_hw))
+    im2col_blocks(x.astype(y.dtype, copy=False), w.shape[2:], geo, out_hw,
+                  lambda blk, cols, _: _grouped_matmul(cols, wm, _rows(y, blk, out_hw)))
     y = y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
     if bias is not None:
         add_bias(y, bias)
@@ -135,11 +133,13 @@ def conv_weight(x, gy, khw, geo):
     if _is_depthwise(x.shape[1], G):
         return depthwise_weight(x, gy, khw, geo)
     g = _gy_mat(gy, G)                                   # (M, G, Co/G)
-    gwt = 0  # gw^T, (G, K*K*C/G, Co/G): with 2 OpenBLAS threads the (Co x M) @ (M x K*K*C)
-    for blk, cols in _blocks(x, khw, geo, out_hw):       # orientation ran 10x slower (small Co)
-        gb = _rows(g, blk, out_hw)
-        gwt = gwt + (cols[:, 0].T @ gb[:, 0] if G == 1 else
-                     np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2)))
+
+    def gemm(blk, cols, gwt):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
+        gb = _rows(g, blk, out_hw)                       # ran 10x slower with 2 OpenBLAS threads
+        part = cols[:, 0].T @ gb[:, 0] if G == 1 else np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2))
+        return part if gwt is None else np.add(gwt, part, out=gwt)
+
+    gwt = sum(p for p in im2col_blocks(x.astype(g.dtype, copy=False), khw, geo, out_hw, gemm) if p is not None)
     gw = np.reshape(gwt, (G, khw[0], khw[1], -1, gy.shape[1] // G))   # (G, KH, KW, C/G, Co/G)
     return np.ascontiguousarray(gw.transpose(0, 4, 3, 1, 2).reshape(gy.shape[1], -1, *khw))
 
@@ -175,11 +175,14 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     t, b, l, r = geo.pads
     gxp = np.empty((N, in_hw[0] + t + max(b, 0), in_hw[1] + l + max(r, 0), C), dtype=np.result_type(gy, w))
     out_hw = gy.shape[2:]
-    for blk in sample_blocks(N, out_hw[0] * out_hw[1] * KH * KW * C * gxp.itemsize):
+
+    def gemm_col2im(blk, _):
         gb = _rows(g, blk, out_hw)
-        gcols = np.empty((len(gb), C * KH * KW), dtype=gxp.dtype)   # ordered (g, ki, kj, c)
+        gcols = scratch("col2im_cols", len(gb) * C * KH * KW, gxp.dtype).reshape(len(gb), -1)  # (g, ki, kj, c)
         _grouped_matmul(gb, wt, gcols)
         col2im_nhwc(gcols, gxp[blk].shape, KH, KW, geo.stride, geo.dilation, out_hw, G, out=gxp[blk])
+
+    deal(sample_blocks(N, out_hw[0] * out_hw[1] * KH * KW * C * gxp.itemsize), gemm_col2im)
     gxp = gxp.transpose(0, 3, 1, 2)
     if bias is not None:
         add_bias(gxp, bias)  # before cropping: the padding is thrown away anyway

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
+from .blocks import deal, sample_blocks, scratch
 from .im2col import conv_out_size, empty_image, is_channels_last, pad_image, pair, taps
 from .shape import gather, scatter_add_along
 
@@ -67,15 +68,24 @@ class PoolGeometry:
 
     def scatter(self, parts, x_shape, dtype, channels_last):
         """Adjoint of taking the window slices: add the K*K arrays `parts` (N, C, OH, OW), in tap
-        order, onto a zero padded input, then crop the padding -> x_shape. A part may also be a
-        pair (g, mask), meaning g * mask. K x K strided `+=`; when windows do not overlap, each part is
-        written straight into its slice (a product with no temporary), and when they tile the input,
-        nothing needs zeroing first."""
-        (ph, pw), (H, W) = self.p, self.hw
+        order, onto a zero padded input, then crop the padding -> x_shape."""
+        gxp = self.zero_grad_image(x_shape, dtype, channels_last)
+        self.scatter_into(gxp, parts)
+        return self.crop(gxp)
+
+    def zero_grad_image(self, x_shape, dtype, channels_last):
+        """A padded input-shaped array for scatter_into: zeros, or uninitialised when the windows
+        tile the input (every pixel is then written exactly once)."""
         gxp = empty_image(self.padded_shape(x_shape), dtype, channels_last)
-        store = not self.overlapping()
-        if not (store and self.tiles()):
+        if self.overlapping() or not self.tiles():
             gxp.fill(0)
+        return gxp
+
+    def scatter_into(self, gxp, parts):
+        """gxp[window slice k] += parts[k], K x K strided `+=`. A part may also be a pair (g, mask),
+        meaning g * mask. When windows do not overlap, each part is written straight into its slice
+        (a product with no temporary)."""
+        store = not self.overlapping()
         for (k, key), part in zip(self.offsets(), parts):
             if isinstance(part, tuple) and store:
                 np.multiply(*part, out=gxp[key])
@@ -85,6 +95,9 @@ class PoolGeometry:
                 gxp[key] = part
             else:
                 gxp[key] += part
+
+    def crop(self, gxp):
+        (ph, pw), (H, W) = self.p, self.hw
         return gxp[:, :, ph:ph + H, pw:pw + W]
 
     def flat_index(self, arg):
@@ -93,6 +106,15 @@ class PoolGeometry:
         rows = (np.arange(OH) * sh - ph)[:, None] + (arg // kw) * dh
         cols = (np.arange(OW) * sw - pw) + (arg % kw) * dw
         return (rows * self.hw[1] + cols).astype(np.int64)
+
+
+def _scratch_like(name, a, dtype):
+    """This thread's reusable buffer (blocks.scratch) shaped like image a, in a's memory layout."""
+    buf = scratch(name, a.size, dtype)
+    if not is_channels_last(a):
+        return buf.reshape(a.shape)
+    N, C, H, W = a.shape
+    return buf.reshape(N, H, W, C).transpose(0, 3, 1, 2)
 
 
 # ---- max pooling ------------------------------------------------------------------------------
@@ -108,19 +130,34 @@ class MaxPool2d(Function):
 
     def forward(self, x):
         xp = self.geo.padded(x, -np.inf)
-        y = None
-        for _, key in self.geo.offsets():
-            y = xp[key].copy(order="K") if y is None else np.maximum(y, xp[key], out=y)
-        self.x, self.y, self.channels_last = x, y, is_channels_last(x)
+        self.x, self.channels_last = x, is_channels_last(x)
+        y = empty_image(x.shape[:2] + self.geo.out, x.dtype, self.channels_last)
+
+        def running_max(blk, _):
+            yb, xb = y[blk], xp[blk]
+            for k, key in self.geo.offsets():
+                if k == 0:
+                    np.copyto(yb, xb[key])
+                else:
+                    np.maximum(yb, xb[key], out=yb)
+        deal(self._blocks(), running_max)
+        self.y = y
         return y
 
-    def winners(self):
-        """Yield, tap by tap, the boolean mask of the windows whose first maximum is that tap."""
-        xp = self.geo.padded(self.x, -np.inf)
-        taken = np.zeros_like(self.y, dtype=bool)
+    def _blocks(self):
+        """Sample blocks whose K*K passes stay in cache (ops/blocks.py)."""
+        return sample_blocks(len(self.x), self.x[:1].size * self.x.itemsize * 2)
+
+    def winners(self, blk=slice(None)):
+        """Yield, tap by tap, the boolean mask of the windows (of samples blk) whose first maximum
+        is that tap."""
+        xp, y = self.geo.padded(self.x[blk], -np.inf), self.y[blk]
+        taken = _scratch_like("pool_taken", y, bool)     # reused buffers (blocks.scratch)
+        taken.fill(False)
+        mask = _scratch_like("pool_mask", y, bool)       # each mask is used before the next is made
         last = self.geo.k[0] * self.geo.k[1] - 1
         for k, key in self.geo.offsets():
-            m = xp[key] == self.y
+            m = np.equal(xp[key], y, out=mask)
             if k:
                 np.greater(m, taken, out=m)  # m and not taken
             if k < last:
@@ -141,8 +178,9 @@ class MaxPool2d(Function):
             idx = self.indices().reshape(N, C, -1)
             return scatter_add_along(gy.reshape(N, C, -1), idx, 2, (N, C, H * W)).reshape(N, C, H, W)
         g = gy.data
-        parts = ((g, m) for m in self.winners())
-        return Tensor(self.geo.scatter(parts, self.x.shape, g.dtype, self.channels_last))
+        gxp = self.geo.zero_grad_image(self.x.shape, g.dtype, self.channels_last)
+        deal(self._blocks(), lambda blk, _: self.geo.scatter_into(gxp[blk], ((g[blk], m) for m in self.winners(blk))))
+        return Tensor(self.geo.crop(gxp))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):

@@ -13,7 +13,7 @@ One departure: Adam (lr 1e-3, 8 epochs) instead of Kim's Adadelta (rho 0.95, 25 
 fold 0: Adam's dev accuracy peaks after 3-7 epochs (test 77.4%), Adadelta's still creeps up at epoch
 20, so Adam gets there in a third of the time. The embedding's rows are updated only where a batch
 uses them (textcnn.SparseRows: lazy Adam as torch's SparseAdam; for Adadelta exactly the dense update).
-`optimizer="adadelta"` (Python; on the command line once the main CLI lists it) trains Kim's way.
+`optimizer="adadelta"` (`--optimizer adadelta` on the command line) trains Kim's way.
 
 The module protocol (called by scratchgrad.text.cli): add_arguments(group), train(args) -> metrics,
 evaluate(args) -> dict. Arguments are read with getattr defaults, so an argparse.Namespace with only
