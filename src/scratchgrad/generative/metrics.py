@@ -8,8 +8,11 @@ comparable with other MNIST-IS/FID numbers of this classifier, not with publishe
                                                   Frechet distance of Gaussians fitted to the classifier's
                                                   penultimate features of real and generated images
 
-The classifier (784-512-256-10 MLP, ~98% test accuracy) is trained once and cached as safetensors
-in `cache_dir()` ($SCRATCHGRAD_CACHE or runs/cache). `real_data_floor()` gives the numbers of real
+The classifier (784-512-256-10 MLP, 98.4% test accuracy after 20 epochs) is trained once and cached as
+safetensors in `cache_dir()` ($SCRATCHGRAD_CACHE or runs/cache). It is trained to convergence because IS
+depends on how sure the classifier is, not only on the images: the same 5,000 DCGAN samples score IS
+6.58 / 7.88 / 8.40 with classifiers trained 3 / 10 / 20 epochs, and real digits 9.27 / 9.77 / 9.87
+(published MNIST-IS figures use a converged classifier: real data about 9.9). `real_data_floor()` gives the numbers of real
 test images against real training images: what a perfect generator would score with this many samples.
 """
 from __future__ import annotations
@@ -26,7 +29,7 @@ from ..autograd import no_grad
 from ..tensor import Tensor
 from .common import blas_threads, cache_dir, minibatches, mlp
 
-CLASSIFIER_FILE = "mnist_classifier.safetensors"
+CLASSIFIER_FILE = "mnist_classifier_e20.safetensors"   # the name changes when the default classifier does
 
 
 class MNISTClassifier(nn.Module):
@@ -45,7 +48,7 @@ class MNISTClassifier(nn.Module):
         return self.head(self.body(x))
 
 
-def train_classifier(hidden=(512, 256), epochs: int = 3, n_train: int | None = None, data_root=None, seed: int = 0,
+def train_classifier(hidden=(512, 256), epochs: int = 20, n_train: int | None = None, data_root=None, seed: int = 0,
                      verbose: bool = False) -> tuple[MNISTClassifier, dict]:
     """Train the feature classifier on MNIST (Adam 1e-3, batch 128); returns (model, info with test accuracy)."""
     import scratchgrad as sg

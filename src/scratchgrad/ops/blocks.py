@@ -13,7 +13,8 @@ and n - 1 pool threads), each copying its blocks' im2col rows and multiplying th
 thread. NumPy releases the GIL in copies and GEMMs, so the workers run on separate cores.
 
 n is the number of BLAS threads (`sg.set_num_threads`, OPENBLAS_NUM_THREADS): with 1 everything runs
-here, in this thread, with no overhead at all.
+here, in this thread, with no overhead at all. The workers only get the cores if OpenBLAS's own idle
+threads do not spin on them (scratchgrad/__init__.py sets OPENBLAS_THREAD_TIMEOUT for that).
 """
 from __future__ import annotations
 
