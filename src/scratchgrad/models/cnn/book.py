@@ -64,7 +64,9 @@ class SimpleConvNet(_BookNet):
 
 class DeepConvNet(_BookNet):
     """(N, C, H, W) -> (N, output_size): six 3x3 conv-relu layers (16, 16, 32, 32, 64, 64 filters) with a
-    max-pool after every second one -> fc1 (50) -> relu -> dropout -> fc2 -> dropout."""
+    max-pool after every second one -> fc1 (50) -> relu -> dropout -> fc2 -> dropout.
+    The book's dropout on the class scores zeroes half the logits while training, so the training accuracy
+    a trainer prints stays near 60% while the test accuracy (eval mode) reaches 99.4%."""
 
     def __init__(self, input_dim=(1, 28, 28), hidden_size: int = 50, output_size: int = 10,
                  dropout: float = 0.5, weight_init_std="he"):
