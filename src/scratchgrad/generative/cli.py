@@ -48,7 +48,10 @@ GAN_LOSS = {"gan": "ns", "cgan": "ns", "wgan": "wgan", "wgan-gp": "wgan-gp", "dc
 # the conv nets replace the MLP defaults with these (channels: G 2c -> c, D c -> 2c)
 ARCHS = ("conv", "mlp")
 DEFAULT_ARCH = {"dcgan": "conv", "wgan-gp": "conv"}
-CONV_DEFAULTS = {"dcgan": dict(latent_dim=100, channels=32), "wgan-gp": dict(latent_dim=128, channels=32)}
+# measured (2026-12-07, one core each): dcgan 20 epochs with a 0.999 weight average -> MNIST-IS 9.02, FID 13.4
+# (33 min); 10 epochs 8.81; without the average, 5 epochs 6.58 (3-epoch classifier scale). wgan-gp 20 epochs 8.12.
+CONV_DEFAULTS = {"dcgan": dict(latent_dim=100, channels=32, epochs=20, ema=0.999),
+                 "wgan-gp": dict(latent_dim=128, channels=32, epochs=20, ema=0.999)}
 CONV_DEFAULT = dict(latent_dim=100, channels=32)
 
 
@@ -79,7 +82,7 @@ def add_generative_arguments(p) -> None:
     p.add_argument("--channels", type=int, default=None, help="conv GANs: base channel width c (default 32)")
     p.add_argument("--ema", type=float, default=None,
                    help="GANs: sample from an exponential moving average of G's weights with this decay, e.g. "
-                        "0.999 (default: 0 = off)")
+                        "0.999 (default: 0.999 for the conv dcgan and wgan-gp, else 0 = off)")
     p.add_argument("--score-samples", type=int, default=None,
                    help="GANs: MNIST-IS/FID of this many samples at every progress report (default 0: off)")
 
