@@ -7,14 +7,9 @@
 """
 from __future__ import annotations
 
-import os
+from . import _process
 
-# OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each threaded GEMM before they sleep,
-# taking a core from the block workers of the convolutions (ops/blocks.py): DeepConvNet's 2-thread
-# step took 125 ms with the default and 80 ms with 2^20 cycles (~0.4 ms), MLP steps the same or
-# faster. Read when OpenBLAS loads, so it counts only if NumPy is imported after scratchgrad; a value
-# already in the environment is kept.
-os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")
+PROCESS_SETTINGS = _process.configure()   # OpenBLAS thread timeout, glibc keeps freed blocks: see _process.py
 
 import numpy as np  # noqa: E402
 
