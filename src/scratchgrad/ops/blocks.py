@@ -34,6 +34,7 @@ SCRATCH_KEEP_BYTES = 16 << 20
 _blas = None     # threadpoolctl controller of the BLAS libraries, found on first use (~ms)
 _pool = None     # the pool threads, made on first parallel use
 _pool_size = 0
+_pool_lock = threading.Lock()
 
 
 def sample_blocks(N, bytes_per_sample):
@@ -97,9 +98,11 @@ def deal(blocks, work, setup=lambda: None):
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
+    """The pool threads (at least `size`), made or grown under a lock: callers may be threads too."""
     global _pool, _pool_size
-    if _pool is None or _pool_size < size:
-        if _pool is not None:
-            _pool.shutdown(wait=False)
-        _pool, _pool_size = ThreadPoolExecutor(size, thread_name_prefix="scratchgrad-block"), size
-    return _pool
+    with _pool_lock:
+        if _pool is None or _pool_size < size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool, _pool_size = ThreadPoolExecutor(size, thread_name_prefix="scratchgrad-block"), size
+        return _pool
