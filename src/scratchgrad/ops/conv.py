@@ -26,8 +26,8 @@ import numpy as np
 
 from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
-from .im2col import (col2im_nhwc, conv_out_size, copy_windows, empty_image, is_channels_last, pad_image, pads4,
-                     pair, taps, windows)
+from .im2col import (col2im_nhwc, conv_out_size, copy_windows, crop_negative_pads, empty_image, is_channels_last,
+                     pad_image, pads4, pair, taps, windows)
 from .blocks import deal, sample_blocks, scratch
 
 
@@ -58,10 +58,8 @@ def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
     Each worker pads its blocks into its own NHWC buffer (the padding, and the layout change of
     an NCHW input, become one small in-cache copy) and copies the windows of that buffer into its
     own cols buffer, which its next block overwrites: use the cols before returning."""
+    x, (t, b, l, r) = crop_negative_pads(x, geo.pads)
     N, C, H, W = x.shape
-    t, b, l, r = geo.pads
-    x = x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)]      # negative padding = crop
-    (t, b, l, r), (H, W) = (max(p, 0) for p in geo.pads), x.shape[2:]
     per_sample = out_hw[0] * out_hw[1] * khw[0] * khw[1] * C
     blocks = sample_blocks(N, per_sample * x.itemsize)
     nb = blocks[0].stop - blocks[0].start
@@ -72,15 +70,15 @@ def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
         if t or b or l or r:
             xp.fill(0)
         v = windows(xp, khw[0], khw[1], geo.stride, geo.dilation, out_hw, geo.groups)
-        return xp, v, scratch("im2col_cols", per_sample * nb, x.dtype), init()
+        return xp, v, is_channels_last(xp), scratch("im2col_cols", per_sample * nb, x.dtype), init()
 
     def step(blk, state):
-        xp, v, buf, acc = state
+        xp, v, channels_last, buf, acc = state
         n = blk.stop - blk.start
         xp[:n, :, t:t + H, l:l + W] = x[blk]
-        return xp, v, buf, work(blk, copy_windows(v[:n], is_channels_last(xp), buf), acc)
+        return xp, v, channels_last, buf, work(blk, copy_windows(v[:n], channels_last, buf), acc)
 
-    return [state[3] for state in deal(blocks, step, setup)]
+    return [state[-1] for state in deal(blocks, step, setup)]
 
 
 def _w_mat(w, G):

@@ -86,14 +86,19 @@ def empty_image(shape, dtype, channels_last):
     return np.empty((N, H, W, C), dtype).transpose(0, 3, 1, 2)
 
 
+def crop_negative_pads(x, pads):
+    """Split pads = (top, bottom, left, right) of (N, C, H, W) x into a crop and a padding: returns
+    (x cropped where a pad is negative (a view), the pads with negatives set to 0)."""
+    t, b, l, r = pads
+    H, W = x.shape[2:]
+    return x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)], tuple(max(p, 0) for p in pads)
+
+
 def pad_image(x, pads, value=0.0, extra=(0, 0)):
     """Pad (N, C, H, W) x by pads = (top, bottom, left, right) (negative crops), keeping x's
     memory layout; `extra` adds rows/cols at the bottom/right (ceil_mode). x itself if no padding."""
     t, b, l, r = pads
-    b, r = b + extra[0], r + extra[1]
-    H, W = x.shape[2:]
-    x = x[:, :, max(-t, 0):H - max(-b, 0), max(-l, 0):W - max(-r, 0)]   # negative padding = crop
-    t, b, l, r = max(t, 0), max(b, 0), max(l, 0), max(r, 0)
+    x, (t, b, l, r) = crop_negative_pads(x, (t, b + extra[0], l, r + extra[1]))
     if t == b == l == r == 0:
         return x
     N, C, H, W = x.shape
@@ -127,16 +132,15 @@ def windows(xp, kh, kw, stride, dilation, out_hw, groups=1):
     return as_strided(xp, shape, strides, writeable=False)
 
 
-def unfold(xp, kh, kw, stride, dilation, out_hw, groups=1, out=None):
+def unfold(xp, kh, kw, stride, dilation, out_hw, groups=1):
     """The cols of padded xp as an (N*OH*OW, G, KH*KW*C/G) matrix per group, columns (ki, kj, c).
 
     ONE copy of the `windows` view into memory that keeps xp's contiguous axis contiguous:
     NHWC input -> rows contiguous (each row's (kj, c) pairs are one run of KW*C numbers);
     NCHW input -> columns contiguous (cols^T, each (ki, kj, c) row a run of OW pixels, as the
     textbook K x K loop writes it). The logical matrix is the same; BLAS reads either order.
-    out: a flat buffer of at least N*OH*OW*KH*KW*C numbers to copy into (reused block after block).
     """
-    return copy_windows(windows(xp, kh, kw, stride, dilation, out_hw, groups), is_channels_last(xp), out)
+    return copy_windows(windows(xp, kh, kw, stride, dilation, out_hw, groups), is_channels_last(xp))
 
 
 def copy_windows(v, channels_last, out=None):
