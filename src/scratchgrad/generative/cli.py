@@ -187,7 +187,7 @@ def generate(config: dict, model, n: int, seed: int = 0) -> np.ndarray:
             return model.sample(n)
         if m == "vaegan":
             return model.sample(n, rng=rng)
-        G = getattr(model, "generator_ema", None) or model.generator
+        G = getattr(model, "generator_ema", model.generator)
         z = sg.tensor(rng.standard_normal((n, G.latent_dim), dtype=np.float32))
         x = G(z, labels) if m == "cgan" else G(z)
         return (x.data.reshape(n, -1) + 1) / 2

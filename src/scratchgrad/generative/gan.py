@@ -267,7 +267,7 @@ class GANTrainer:
     def generate(self, n: int, y=None) -> Tensor:
         """n samples from G (G_ema if ema > 0) in eval mode, without a graph."""
         from ..autograd import no_grad
-        G = self.G_ema or self.G
+        G = self.G if self.G_ema is None else self.G_ema
         was = G.training
         G.eval()
         with no_grad():

@@ -12,8 +12,9 @@ The classifier (784-512-256-10 MLP, 98.4% test accuracy after 20 epochs) is trai
 safetensors in `cache_dir()` ($SCRATCHGRAD_CACHE or runs/cache). It is trained to convergence because IS
 depends on how sure the classifier is, not only on the images: the same 5,000 DCGAN samples score IS
 6.58 / 7.88 / 8.40 with classifiers trained 3 / 10 / 20 epochs, and real digits 9.27 / 9.77 / 9.87
-(published MNIST-IS figures use a converged classifier: real data about 9.9). `real_data_floor()` gives the numbers of real
-test images against real training images: what a perfect generator would score with this many samples.
+(published MNIST-IS figures use a converged classifier: real data about 9.9). `real_data_floor()` gives
+the numbers of real test images against real training images: what a perfect generator would score with
+this many samples.
 """
 from __future__ import annotations
 
