@@ -86,3 +86,10 @@ def test_max_pool_on_two_workers_matches_torch_with_ties(torch, one_sample_block
     y_t.backward(torch.tensor(gy))
     assert_close(y.numpy(), y_t.detach().numpy())
     assert_close(xs.grad.numpy(), xt.grad.numpy())
+
+
+def test_an_empty_batch_has_no_blocks_and_still_works():
+    with threadpool_limits(2, user_api="blas"):
+        assert blocks.deal([], lambda blk, acc: acc + 1, setup=lambda: 0) == [0]
+        assert conv2d(sg.zeros(0, 3, 8, 8), sg.randn(4, 3, 3, 3), padding=1).shape == (0, 4, 8, 8)
+        assert max_pool2d(sg.zeros(0, 3, 8, 8), 2).shape == (0, 3, 4, 4)

@@ -81,7 +81,7 @@ def deal(blocks, work, setup=lambda: None):
     setup() makes each worker's starting state once (its own buffers, an accumulator); a worker
     handles blocks i, i + n, i + 2n, ... in order. Returns the list of the workers' final states.
     work must only write memory that belongs to its block (or to its state)."""
-    n = min(num_workers(), len(blocks))
+    n = max(1, min(num_workers(), len(blocks)))     # an empty batch: one worker, no blocks
 
     def worker(i):
         state = setup()

@@ -62,7 +62,7 @@ def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
     N, C, H, W = x.shape
     per_sample = out_hw[0] * out_hw[1] * khw[0] * khw[1] * C
     blocks = sample_blocks(N, per_sample * x.itemsize)
-    nb = blocks[0].stop - blocks[0].start
+    nb = blocks[0].stop - blocks[0].start if blocks else 0
 
     def setup():
         Hp, Wp = H + t + b, W + l + r
