@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 def set_num_threads(n: int):
     """Limit BLAS (OpenBLAS/MKL) threads, e.g. `sg.set_num_threads(2)` for benchmarks. The same number of
     workers share the blocks of samples of convolutions and pooling (ops/blocks.py)."""
-    import scipy.linalg.blas  # noqa: F401 - load SciPy's own OpenBLAS (used by optim) so the limit covers it
+    import scipy.linalg.blas  # noqa: F401 - load SciPy's own OpenBLAS (scipy.linalg, e.g. FID's sqrtm) so the limit covers it too
     from threadpoolctl import threadpool_limits
     global _thread_limiter
     _thread_limiter = threadpool_limits(limits=int(n))

@@ -162,9 +162,9 @@ def run_backward(outputs, grad_outputs, retain_graph=False, create_graph=False, 
                 for x, fn, nr, gx, need in zip(f.inputs, f.input_fns, f.input_nrs, gxs, f.needs_input_grad):
                     if gx is None or not need:
                         continue
-                    if not isinstance(gx, Tensor):
-                        gx = Tensor(gx)
-                    if gx.shape != x.shape:
+                    if not isinstance(gx, Tensor):  # a fast-path backward returned an array
+                        gx = Tensor._wrap(gx)
+                    if gx.data.shape != x.data.shape:
                         gx = gx.sum_to(x.shape)
                     send(x, fn, nr, gx)
             if not retain_graph:

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ..autograd.function import Function
+from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor, get_rng
 from .arithmetic import exp, where
 from .reduce import sum as _sum
@@ -50,7 +50,10 @@ class ReLU(Function):
         return np.maximum(x, 0)
 
     def backward(self, gy):
-        return gy * Tensor(self.inputs[0].data > 0)  # float * bool stays float
+        mask = self.inputs[0].data > 0
+        if is_grad_enabled():                 # create_graph: a differentiable product
+            return gy * Tensor(mask)          # float * bool stays float
+        return np.multiply(gy.data, mask)     # the fast path: plain NumPy, no graph machinery
 
 
 class LeakyReLU(Function):

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from .blas import controller
+
 #: about this many bytes of work per block (measured on DeepConvNet's convolutions, 1 thread: 512 KB
 #: blocks beat 2 MB ones by 10-25%; the cols of a whole batch, 43 MB for 100x16x28x28 and a 3x3
 #: kernel, would go to DRAM and back)
@@ -31,7 +33,6 @@ BLOCK_BYTES = 512 << 10
 #: scratch buffers up to this size are kept by their thread for the next call
 SCRATCH_KEEP_BYTES = 16 << 20
 
-_blas = None     # threadpoolctl controller of the BLAS libraries, found on first use (~ms)
 _pool = None     # the pool threads, made on first parallel use
 _pool_size = 0
 _pool_lock = threading.Lock()
@@ -62,17 +63,9 @@ def scratch(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
-def _controller():
-    global _blas
-    if _blas is None:
-        from threadpoolctl import ThreadpoolController
-        _blas = ThreadpoolController().select(user_api="blas")
-    return _blas
-
-
 def num_workers() -> int:
     """How many workers a block loop may use: the BLAS thread limit now in force (1 us to ask)."""
-    return max([lib.get_num_threads() or 1 for lib in _controller().lib_controllers], default=1)
+    return max([lib.get_num_threads() or 1 for lib in controller().lib_controllers], default=1)
 
 
 def deal(blocks, work, setup=lambda: None):
@@ -91,7 +84,7 @@ def deal(blocks, work, setup=lambda: None):
 
     if n <= 1:
         return [worker(0)]
-    with _controller().limit(limits=1):          # ~25 us: each worker's GEMMs on one BLAS thread
+    with controller().limit(limits=1):          # ~25 us: each worker's GEMMs on one BLAS thread
         futures = [_executor(n - 1).submit(worker, i) for i in range(1, n)]
         first = worker(0)
         return [first] + [f.result() for f in futures]

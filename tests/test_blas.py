@@ -1,0 +1,45 @@
+"""ops/blas.py: the one-pass axpy the optimizers use, and when it steps aside for NumPy."""
+import numpy as np
+import pytest
+
+from scratchgrad.ops import blas
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_axpy_matches_numpy(dtype):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((70, 90)).astype(dtype), rng.standard_normal((70, 90)).astype(dtype)
+    expected = y + dtype(-0.3) * x
+    assert blas.axpy(-0.3, x, y)  # NumPy's wheel bundles OpenBLAS: the BLAS path is taken here
+    assert y.dtype == dtype
+    # one rounding (BLAS may fuse the multiply-add) against NumPy's two: equal to an ulp or so of the inputs
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(y, expected, rtol=4 * eps, atol=16 * eps)
+
+
+@pytest.mark.parametrize("case", ["small", "mixed dtype", "transposed", "strided", "read-only", "int",
+                                  "shapes differ"])
+def test_axpy_declines_and_leaves_y_untouched(case):
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((80, 80)).astype(np.float32), rng.standard_normal((80, 80)).astype(np.float32)
+    if case == "small":
+        x, y = x[:2], y[:2].copy()
+    elif case == "mixed dtype":
+        x = x.astype(np.float64)
+    elif case == "transposed":
+        x = x.T
+    elif case == "strided":
+        x, y = x[:, ::2], y[:, ::2]
+    elif case == "read-only":
+        y.flags.writeable = False
+    elif case == "int":
+        x, y = x.astype(np.int64), y.astype(np.int64)
+    elif case == "shapes differ":
+        x = x.reshape(40, 160)
+    before = y.copy()
+    assert not blas.axpy(0.5, x, y)
+    np.testing.assert_array_equal(y, before)
+
+
+def test_controller_sees_numpys_blas():
+    assert any(lib.internal_api in ("openblas", "mkl", "blis") for lib in blas.controller().lib_controllers)
