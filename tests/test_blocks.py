@@ -72,12 +72,15 @@ def test_conv_on_two_workers_matches_one_and_torch(torch, one_sample_blocks, str
 
 
 @pytest.mark.parametrize("kernel,stride,padding", [(2, 2, 0), (3, 2, 1), (3, 1, 1)])
-def test_max_pool_on_two_workers_matches_torch_with_ties(torch, one_sample_blocks, kernel, stride, padding):
+@pytest.mark.parametrize("layouts", ["NCHW", "NHWC x, NCHW gy"])
+def test_max_pool_on_two_workers_matches_torch_with_ties(torch, one_sample_blocks, kernel, stride, padding, layouts):
+    """Also with x channels-last (a conv's output) and gy NCHW (from a Linear after a flatten)."""
     rng = np.random.default_rng(1)
     x = np.maximum(rng.standard_normal((6, 3, 8, 8)), 0).astype(np.float32)   # ReLU zeros: many ties
     gy = None
     with threadpool_limits(2, user_api="blas"):
-        xs = sg.tensor(x, requires_grad=True)
+        x_in = x if layouts == "NCHW" else np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        xs = sg.Tensor(x_in, requires_grad=True)
         y = max_pool2d(xs, kernel, stride, padding)
         gy = rng.standard_normal(y.shape).astype(np.float32)
         y.backward(sg.tensor(gy))
