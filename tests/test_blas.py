@@ -18,7 +18,7 @@ def test_axpy_matches_numpy(dtype):
 
 
 @pytest.mark.parametrize("case", ["small", "mixed dtype", "transposed", "strided", "read-only", "int",
-                                  "shapes differ"])
+                                  "shapes differ", "overlapping"])
 def test_axpy_declines_and_leaves_y_untouched(case):
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((80, 80)).astype(np.float32), rng.standard_normal((80, 80)).astype(np.float32)
@@ -36,6 +36,8 @@ def test_axpy_declines_and_leaves_y_untouched(case):
         x, y = x.astype(np.int64), y.astype(np.int64)
     elif case == "shapes differ":
         x = x.reshape(40, 160)
+    elif case == "overlapping":
+        x, y = y.reshape(-1)[:6000], y.reshape(-1)[400:6400]
     before = y.copy()
     assert not blas.axpy(0.5, x, y)
     np.testing.assert_array_equal(y, before)

@@ -52,16 +52,21 @@ def _numpy_openblas():
 
 
 def _load(dtype):
-    """cblas_saxpy / cblas_daxpy of NumPy's OpenBLAS as a ctypes function, checked; or None."""
+    """cblas_saxpy / cblas_daxpy of NumPy's OpenBLAS as a ctypes function, checked; or None.
+
+    The integers go as 64-bit: right for ILP64 builds (NumPy's wheels: symbols end in "64_"), and
+    for 32-bit ones too, since every argument travels in a 64-bit register or stack slot whose low
+    half is the value (n < 2^31 is checked by `axpy`)."""
     found = _numpy_openblas()
     if found is None:
         return None
     dll, prefix, suffix = found
-    fn = getattr(dll, f"{prefix}cblas_{'s' if dtype == np.float32 else 'd'}axpy{suffix}", None)
+    name = "cblas_" + ("s" if dtype == np.float32 else "d") + "axpy"
+    fn = next((getattr(dll, n) for n in (prefix + name + suffix, "scipy_" + name + "64_", name) if hasattr(dll, n)),
+              None)
     if fn is None:
         return None
-    integer = ctypes.c_int64 if suffix.startswith("64") else ctypes.c_int   # ILP64 builds say so: "64_"
-    scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    integer, scalar = ctypes.c_int64, (ctypes.c_float if dtype == np.float32 else ctypes.c_double)
     fn.argtypes = [integer, scalar, ctypes.c_void_p, integer, ctypes.c_void_p, integer]
     fn.restype = None
     x, y = np.arange(5, dtype=dtype), np.ones(5, dtype)
@@ -72,11 +77,12 @@ def _load(dtype):
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
     """y <- y + alpha x in place with BLAS, if it can (True); else False and y is untouched.
 
-    x and y: the same shape and dtype (float32 or float64), both C-contiguous, y writeable."""
+    x and y: the same shape and dtype (float32 or float64), both C-contiguous, y writeable, and
+    not overlapping in memory."""
     dtype = y.dtype
     if (y.size < AXPY_MIN_SIZE or x.dtype != dtype or x.shape != y.shape or dtype.kind != "f"
             or not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable)
-            or dtype not in (np.float32, np.float64) or y.size >= 2 ** 31):
+            or dtype not in (np.float32, np.float64) or y.size >= 2 ** 31 or np.may_share_memory(x, y)):
         return False
     fn = _axpy.get(dtype, False)
     if fn is False:
