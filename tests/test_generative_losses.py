@@ -150,6 +150,23 @@ def test_clip_weights_and_trainer_smoke():
     assert tr.generate(5).shape == (5, 2)
 
 
+def test_lr_schedule_steps_both_players_once_per_round():
+    """--lr-schedule for GANs: the schedulers of both optimizers step after every generator step."""
+    from scratchgrad.cli import make_scheduler
+    sg.manual_seed(0)
+    G = gan.MLPGenerator(latent_dim=4, hidden=(8,), out_features=2, out_activation=None)
+    D = gan.MLPDiscriminator(2, hidden=(8,))
+    rng = np.random.default_rng(0)
+    tr = gan.GANTrainer(G, D, loss="wgan-gp", lr=1e-3, n_critic=3)
+    schedulers = [make_scheduler("cosine", opt, 4) for opt in (tr.opt_g, tr.opt_d)]
+    seen = []
+    tr.fit(lambda n: (rng.standard_normal((n, 2)).astype(np.float32), None), 4, 8, schedulers=schedulers,
+           every=1, callback=lambda it, t: seen.append(t.opt_d.param_groups[0]["lr"]))
+    expected = [1e-3 * (1 + math.cos(math.pi * t / 4)) / 2 for t in range(1, 5)]
+    np.testing.assert_allclose(seen, expected, atol=1e-12)
+    assert tr.opt_g.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_conditional_gan_shapes():
     sg.manual_seed(0)
     G = gan.MLPGenerator(latent_dim=4, hidden=(8,), out_features=6, num_classes=3)

@@ -108,13 +108,13 @@ def make_optimizer(name: str, params, lr: float | None = None, weight_decay: flo
     return getattr(optim, cls_name)(params, **kwargs)
 
 
-def make_scheduler(name: str, optimizer, epochs: int):
-    """An epoch-wise LR schedule from its CLI name: none, cosine (to 0 over the run), step (x0.1 every third)."""
+def make_scheduler(name: str, optimizer, steps: int):
+    """An LR schedule over `steps` (epochs, or a GAN's generator steps): none, cosine (to 0), step (x0.1 every third)."""
     from .optim import lr_scheduler
     if name == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     if name == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=max(epochs // 3, 1), gamma=0.1)
+        return lr_scheduler.StepLR(optimizer, step_size=max(steps // 3, 1), gamma=0.1)
     return None
 
 
@@ -270,7 +270,7 @@ def _train_args(p):
                    help="learning rate (default: per optimizer: " +
                         ", ".join(f"{k} {v[2]:g}" for k, v in OPTIMIZERS.items()) + ")")
     p.add_argument("--lr-schedule", default="none", choices=["none", "cosine", "step"],
-                   help="learning-rate schedule over the epochs (default: %(default)s)")
+                   help="learning-rate schedule over the epochs (GANs: the generator steps) (default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=None,
                    help="L2 penalty (decoupled for adamw) (default: the optimizer's, 0 except adamw 0.01)")
     p.add_argument("--hidden", type=parse_sizes, default=None,

@@ -218,7 +218,8 @@ def _config_from_args(args) -> dict:
         conv = CONV_DEFAULTS.get(m, CONV_DEFAULT) if arch == "conv" else {}
         d = {**d, **conv}
         gan = {"arch": arch, "channels": pick("channels", conv.get("channels")),
-               "ema": pick("ema", conv.get("ema", 0.0)), "score_samples": pick("score_samples", 0)}
+               "ema": pick("ema", conv.get("ema", 0.0)), "score_samples": pick("score_samples", 0),
+               "lr_schedule": pick("lr_schedule", "none")}
     return {"model": m, "dataset": "mnist", "data_root": None if getattr(args, "data_root", None) is None
             else str(args.data_root), "epochs": pick("epochs", d["epochs"]),
             "batch_size": d["batch_size"] if getattr(args, "batch_size", None) in (None, 32) else args.batch_size,
@@ -393,7 +394,11 @@ def _train_gan(model, config, x, y, xt, yt, out, verbose) -> dict:
         if verbose:
             print("  ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in rec.items()), flush=True)
     limit = None if config["time_limit_min"] is None else 60 * config["time_limit_min"]
-    tr.fit(sample_real, iterations, bs, callback=callback, every=every, history=history, time_limit_s=limit)
+    from ..cli import make_scheduler   # --lr-schedule, over the generator steps, for both players
+    schedulers = [s for s in (make_scheduler(config.get("lr_schedule", "none"), opt, iterations)
+                              for opt in (tr.opt_g, tr.opt_d)) if s is not None]
+    tr.fit(sample_real, iterations, bs, callback=callback, every=every, history=history, time_limit_s=limit,
+           schedulers=schedulers)
     if tr.ema:
         tr.recalibrate_batch_norm()
     return {"iterations": tr.iteration, "planned_iterations": iterations, "n_critic": tr.n_critic,

@@ -365,10 +365,11 @@ class GANTrainer:
         return {"g_loss": float(loss.item())}
 
     def fit(self, sample_real, iterations: int, batch_size: int = 64, callback=None, every: int = 100,
-            history: dict | None = None, time_limit_s: float | None = None) -> dict:
+            history: dict | None = None, time_limit_s: float | None = None, schedulers=()) -> dict:
         """`iterations` rounds of (n_critic D steps, 1 G step). history: lists per recorded number.
         callback(iteration, trainer) runs every `every` iterations (sample grids, metrics, checkpoints).
-        time_limit_s: stop after the round that passes this many seconds (self.iteration tells how far)."""
+        time_limit_s: stop after the round that passes this many seconds (self.iteration tells how far).
+        schedulers: learning-rate schedulers (of opt_g, opt_d) stepped once per round."""
         history = history if history is not None else {}
         self.G.train()
         self.D.train()
@@ -381,6 +382,8 @@ class GANTrainer:
                 d = self.d_step(Tensor(x), y)
             g = self.g_step(Tensor(x), y)
             self.iteration += 1
+            for scheduler in schedulers:
+                scheduler.step()
             for k, v in {**d, **g}.items():
                 history.setdefault(k, []).append(v)
             if callback is not None and self.iteration % every == 0:
