@@ -10,7 +10,9 @@ def test_axpy_matches_numpy(dtype):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((70, 90)).astype(dtype), rng.standard_normal((70, 90)).astype(dtype)
     expected = y + dtype(-0.3) * x
-    assert blas.axpy(-0.3, x, y)  # NumPy's wheel bundles OpenBLAS: the BLAS path is taken here
+    if blas._load(np.dtype(dtype)) is None:
+        pytest.skip("this NumPy does not bundle OpenBLAS (the optimizers then use NumPy's two passes)")
+    assert blas.axpy(-0.3, x, y)  # NumPy's wheels bundle OpenBLAS: the BLAS path is taken here
     assert y.dtype == dtype
     # one rounding (BLAS may fuse the multiply-add) against NumPy's two: equal to an ulp or so of the inputs
     eps = np.finfo(dtype).eps
