@@ -42,7 +42,7 @@ def sample_blocks(N, bytes_per_sample, scale=1):
     """Slices of the batch holding about scale * BLOCK_BYTES of work each (at least one sample).
 
     Ops whose passes cost little per element take a larger scale: each pass over a block is a few
-    NumPy calls of fixed cost (max pooling: 4x, measured below in ops/pooling.py)."""
+    NumPy calls of fixed cost (max pooling: 4x, measured in ops/pooling.py)."""
     n = max(1, scale * BLOCK_BYTES // max(int(bytes_per_sample), 1))
     return [slice(s, min(s + n, N)) for s in range(0, N, n)]
 
