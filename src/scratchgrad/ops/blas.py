@@ -80,9 +80,9 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
     x and y: the same shape and dtype (float32 or float64), both C-contiguous, y writeable, and
     not overlapping in memory."""
     dtype = y.dtype
-    if (y.size < AXPY_MIN_SIZE or x.dtype != dtype or x.shape != y.shape or dtype.kind != "f"
+    if (y.size < AXPY_MIN_SIZE or x.dtype != dtype or x.shape != y.shape or dtype not in (np.float32, np.float64)
             or not (x.flags.c_contiguous and y.flags.c_contiguous and y.flags.writeable)
-            or dtype not in (np.float32, np.float64) or y.size >= 2 ** 31 or np.may_share_memory(x, y)):
+            or y.size >= 2 ** 31 or np.may_share_memory(x, y)):
         return False
     fn = _axpy.get(dtype, False)
     if fn is False:
