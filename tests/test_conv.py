@@ -24,6 +24,7 @@ CONV_GRID = [
     (2, 9, 8, 3, 2, 1, "same", 1, 1),        # even kernel: 'same' pads one more on the right
     (3, 7, 6, 2, 3, 1, "valid", 1, 1),
     (3, 9, 8, 2, 3, 1, 2, 2, 1),              # dilation 2
+    (2, 5, 6, 3, 3, 1, 3, 1, 1),              # pad > K-1: the transposed conv crops gy
     (3, 9, 9, 4, 3, 2, 1, 2, 1),
     (3, 7, 6, 3, 3, 1, "same", 2, 1),
     (4, 7, 6, 6, 3, 1, 1, 1, 2),              # groups 2

@@ -116,12 +116,15 @@ def conv_forward(x, w, geo, bias=None):
         return depthwise_forward(x, w, geo, out_hw, bias)
     wm = _w_mat(w, geo.groups)
     y = np.empty((N * out_hw[0] * out_hw[1], Co), dtype=np.result_type(x, w))
-    im2col_blocks(x.astype(y.dtype, copy=False), w.shape[2:], geo, out_hw,
-                  lambda blk, cols, _: _grouped_matmul(cols, wm, _rows(y, blk, out_hw)))
-    y = y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
-    if bias is not None:
-        add_bias(y, bias)
-    return y
+    tiled = None if bias is None else np.tile(bias.astype(y.dtype, copy=False), out_hw[0] * out_hw[1])
+
+    def gemm(blk, cols, _):
+        rows = _rows(y, blk, out_hw)
+        _grouped_matmul(cols, wm, rows)
+        if tiled is not None:        # + b while the rows are in cache: one row of OH*OW*Co per image
+            rows.reshape(blk.stop - blk.start, -1)[...] += tiled
+    im2col_blocks(x.astype(y.dtype, copy=False), w.shape[2:], geo, out_hw, gemm)
+    return y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
 
 
 def conv_weight(x, gy, khw, geo):
@@ -150,6 +153,14 @@ def _flip_transpose(w, G):
     return np.ascontiguousarray(wt[:, :, ::-1, ::-1])
 
 
+def _transpose_geometry(geo, khw, out_hw, in_hw):
+    """The stride-1 geometry of conv_transpose as a convolution: gy (out_hw) padded by d*(K-1) - p
+    on top/left, and on bottom/right by whatever makes the output in_hw."""
+    (dh, dw), (t, _, l, _) = geo.dilation, geo.pads
+    pads = (dh * (khw[0] - 1) - t, in_hw[0] - out_hw[0] + t, dw * (khw[1] - 1) - l, in_hw[1] - out_hw[1] + l)
+    return Geometry(1, pads, geo.dilation, geo.groups)
+
+
 def conv_transpose(gy, w, geo, in_hw, bias=None):
     """gx = the transpose (adjoint) of x -> conv(x, w) applied to gy; gx has spatial size in_hw.
 
@@ -164,10 +175,7 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     if _is_depthwise(C, G):
         return depthwise_transpose(gy, w, geo, in_hw, bias)
     if geo.stride == (1, 1):
-        (dh, dw), (t, _, l, _) = geo.dilation, geo.pads
-        top, left = dh * (KH - 1) - t, dw * (KW - 1) - l      # bottom/right make the size in_hw
-        pads = (top, in_hw[0] - gy.shape[2] + t, left, in_hw[1] - gy.shape[3] + l)
-        return conv_forward(gy, _flip_transpose(w, G), Geometry(1, pads, geo.dilation, G), bias)
+        return conv_forward(gy, _flip_transpose(w, G), _transpose_geometry(geo, (KH, KW), gy.shape[2:], in_hw), bias)
     wt = _w_mat(w, G).transpose(0, 2, 1)                  # (G, Co/G, KH*KW*C/G)
     g = _gy_mat(gy, G)
     t, b, l, r = geo.pads
@@ -185,6 +193,33 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     if bias is not None:
         add_bias(gxp, bias)  # before cropping: the padding is thrown away anyway
     return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
+
+
+def conv_backward(x, gy, w, geo):
+    """(gx, gw) of y = conv(x, w) at stride 1 from ONE im2col, that of gy padded as conv_transpose pads it.
+
+    Its cols have a row per input pixel r, holding the gy window that pixel fed, so both gradients
+    are products with the same cols, made while the block is in the L2 cache:
+        gx = cols @ W_flip       (N*H*W, K*K*Co) @ (K*K*Co, C)    conv_transpose, as above
+        gw = x^T @ cols          (C, N*H*W) @ (N*H*W, K*K*Co)     taps rotated 180 degrees
+    instead of a second im2col (of x) for conv_weight. Per group when groups > 1."""
+    N, C, H, W = x.shape
+    Co, G, khw = gy.shape[1], geo.groups, w.shape[2:]
+    dtype = np.result_type(x, gy, w)
+    wm = _w_mat(_flip_transpose(w, G), G)                 # (G, K*K*Co/G, C/G)
+    gx = np.empty((N * H * W, C), dtype)
+
+    def gemms(blk, cols, gwt):                            # cols (n*H*W, G, K*K*Co/G)
+        _grouped_matmul(cols, wm, _rows(gx, blk, (H, W)))
+        xb = x[blk].transpose(0, 2, 3, 1).reshape(-1, G, C // G)     # free when x is NHWC in memory
+        part = xb[:, 0].T @ cols[:, 0] if G == 1 else np.matmul(xb.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+        return part if gwt is None else np.add(gwt, part, out=gwt)
+
+    geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
+    gwt = sum(p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms) if p is not None)
+    gw = np.reshape(gwt, (G, C // G, *khw, Co // G))[:, :, ::-1, ::-1]          # [g, c, a, b, co]
+    gw = np.ascontiguousarray(gw.transpose(0, 4, 1, 2, 3).reshape(Co, C // G, *khw))
+    return gx.reshape(N, H, W, C).transpose(0, 3, 1, 2), gw
 
 
 # ---- depthwise convolution (groups == C_in: MobileNet, ShuffleNet) ---------------------------------
@@ -299,10 +334,16 @@ class Conv2d(Function):
     def backward(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
+        gb = _bias_grad(gy) if len(need) > 2 and need[2] else None
+        if need[0] and need[1] and self._fusable(x.shape[1]) and not is_grad_enabled():
+            return (*conv_backward(x.data, gy.data, w.data, self.geo), gb)   # one im2col for both
         gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
         gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
-        gb = _bias_grad(gy) if len(need) > 2 and need[2] else None
         return gx, gw, gb
+
+    def _fusable(self, C):
+        """conv_backward's case: stride 1, not depthwise (those take conv_transpose's other routes)."""
+        return self.geo.stride == (1, 1) and not _is_depthwise(C, self.geo.groups)
 
 
 class ConvTranspose2d(Function):
