@@ -20,8 +20,12 @@ def one_sample_blocks(monkeypatch):
 
 
 def test_deal_runs_every_block_once_and_keeps_worker_state():
-    assert blocks.sample_blocks(10, 1) == [slice(0, 10)]                # all samples fit one block
+    assert blocks.sample_blocks(10, 1, workers=1) == [slice(0, 10)]     # all samples fit one block
+    assert blocks.sample_blocks(10, 1, workers=2) == [slice(0, 5), slice(5, 10)]    # one per worker
     assert blocks.sample_blocks(3, 1 << 30) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    # 15 blocks of 7 would give the workers 56 and 44 samples: 16 blocks, the larger ones first
+    sizes = [b.stop - b.start for b in blocks.sample_blocks(100, blocks.BLOCK_BYTES // 7, workers=2)]
+    assert sizes == [7] * 4 + [6] * 12 and sum(sizes[0::2]) == sum(sizes[1::2]) == 50
     blks = [slice(i, i + 1) for i in range(7)]
     with threadpool_limits(2, user_api="blas"):
         assert blocks.num_workers() == 2

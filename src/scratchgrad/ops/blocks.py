@@ -38,13 +38,19 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
-def sample_blocks(N, bytes_per_sample, scale=1):
-    """Slices of the batch holding about scale * BLOCK_BYTES of work each (at least one sample).
+def sample_blocks(N, bytes_per_sample, scale=1, workers=None):
+    """Slices of the batch holding about scale * BLOCK_BYTES of work each (at least one sample),
+    as many as a multiple of the workers (default: `num_workers()`) and of equal sizes but for
+    one sample, larger ones first: dealt round-robin, every worker gets the same work.
 
     Ops whose passes cost little per element take a larger scale: each pass over a block is a few
     NumPy calls of fixed cost (max pooling: 4x, measured in ops/pooling.py)."""
-    n = max(1, scale * BLOCK_BYTES // max(int(bytes_per_sample), 1))
-    return [slice(s, min(s + n, N)) for s in range(0, N, n)]
+    per_block = max(1, scale * BLOCK_BYTES // max(int(bytes_per_sample), 1))
+    workers = num_workers() if workers is None else workers
+    count = min(N, -(-N // per_block // workers) * workers if N > per_block else workers)
+    size, bigger = divmod(N, max(count, 1))
+    starts = [i * size + min(i, bigger) for i in range(count + 1)]
+    return [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
 
 
 _local = threading.local()

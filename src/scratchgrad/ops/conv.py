@@ -258,7 +258,7 @@ def _split_mult(a, C):
 
 def _depthwise_blocks(N, C, taps_out, itemsize):
     """Sample blocks for the tap loops: all K*K passes over a block then run in the L2 cache."""
-    return sample_blocks(N, C * taps_out[0] * taps_out[1] * itemsize)
+    return sample_blocks(N, C * taps_out[0] * taps_out[1] * itemsize, workers=1)   # one thread runs them
 
 
 def depthwise_forward(x, w, geo, out_hw, bias=None):
