@@ -1,4 +1,4 @@
-"""ops/blas.py: the one-pass axpy the optimizers use, and when it steps aside for NumPy."""
+"""ops/blas.py: the one-pass axpy the optimizers use, the small-kernel matmul, and when they step aside."""
 import numpy as np
 import pytest
 
@@ -47,3 +47,30 @@ def test_axpy_declines_and_leaves_y_untouched(case):
 
 def test_controller_sees_numpys_blas():
     assert any(lib.internal_api in ("openblas", "mkl", "blis") for lib in blas.controller().lib_controllers)
+
+
+# (M, K, N), what blas.matmul does with it: bands of rows, slices of K summed, or one np.matmul
+MATMUL_CASES = {"rows": (1000, 144, 16), "depth": (16, 1000, 144), "small": (100, 100, 100),
+                "pieces too thin": (300, 576, 64), "uneven bands": (1001, 288, 32)}
+
+
+@pytest.mark.parametrize("case", MATMUL_CASES)
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_in_pieces_equals_one_product(monkeypatch, case, transposed):
+    monkeypatch.setattr(blas, "_small_gemm", True)     # take the pieces whatever the BLAS here
+    M, K, N = MATMUL_CASES[case]
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((M, K)).astype(np.float32), rng.standard_normal((K, N)).astype(np.float32)
+    if transposed:                                     # conv's weight gradient: cols^T @ gy
+        a = np.ascontiguousarray(a.T).T
+    expected = a.astype(np.float64) @ b.astype(np.float64)
+    out = np.full((M, N), np.nan, np.float32)
+    assert blas.matmul(a, b, out) is out
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+    np.testing.assert_allclose(blas.matmul(a, b), expected, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+
+
+def test_matmul_leaves_float64_to_numpy(monkeypatch):
+    monkeypatch.setattr(blas, "_small_gemm", True)
+    a, b = np.ones((2000, 144)), np.ones((144, 16))
+    np.testing.assert_array_equal(blas.matmul(a, b), np.full((2000, 16), 144.0))

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
+from . import blas
 from .im2col import (col2im_nhwc, conv_out_size, copy_windows, crop_negative_pads, empty_image, is_channels_last,
                      pad_image, pads4, pair, taps, windows)
 from .blocks import deal, sample_blocks, scratch
@@ -90,7 +91,7 @@ def _w_mat(w, G):
 def _grouped_matmul(a, b, out):
     """out (M, G*P) = a (M, G, K) times b (G, K, P), group by group. One GEMM when G == 1."""
     if a.shape[1] == 1:
-        np.matmul(a[:, 0], b[0], out=out)
+        blas.matmul(a[:, 0], b[0], out)
     else:
         out.reshape(len(out), b.shape[0], -1)[...] = np.matmul(a.transpose(1, 0, 2), b).transpose(1, 0, 2)
 
@@ -137,7 +138,7 @@ def conv_weight(x, gy, khw, geo):
 
     def gemm(blk, cols, gwt):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
         gb = _rows(g, blk, out_hw)                       # ran 10x slower with 2 OpenBLAS threads
-        part = cols[:, 0].T @ gb[:, 0] if G == 1 else np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2))
+        part = blas.matmul(cols[:, 0].T, gb[:, 0]) if G == 1 else np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2))
         return part if gwt is None else np.add(gwt, part, out=gwt)
 
     gwt = sum(p for p in im2col_blocks(x.astype(g.dtype, copy=False), khw, geo, out_hw, gemm) if p is not None)
@@ -212,7 +213,7 @@ def conv_backward(x, gy, w, geo):
     def gemms(blk, cols, gwt):                            # cols (n*H*W, G, K*K*Co/G)
         _grouped_matmul(cols, wm, _rows(gx, blk, (H, W)))
         xb = x[blk].transpose(0, 2, 3, 1).reshape(-1, G, C // G)     # free when x is NHWC in memory
-        part = xb[:, 0].T @ cols[:, 0] if G == 1 else np.matmul(xb.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+        part = blas.matmul(xb[:, 0].T, cols[:, 0]) if G == 1 else np.matmul(xb.transpose(1, 2, 0), cols.transpose(1, 0, 2))
         return part if gwt is None else np.add(gwt, part, out=gwt)
 
     geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
