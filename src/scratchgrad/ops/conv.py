@@ -96,6 +96,13 @@ def _grouped_matmul(a, b, out):
         out.reshape(len(out), b.shape[0], -1)[...] = np.matmul(a.transpose(1, 0, 2), b).transpose(1, 0, 2)
 
 
+def _grouped_gram(a, b):
+    """(G, Ka, Kb) = a (M, G, Ka)^T times b (M, G, Kb), group by group: the sum over M of outer products."""
+    if a.shape[1] == 1:
+        return blas.matmul(a[:, 0].T, b[:, 0])[None]
+    return np.matmul(a.transpose(1, 2, 0), b.transpose(1, 0, 2))
+
+
 def _rows(gy2d, blk, hw):
     """The rows of an (N*OH*OW, ...) matrix that belong to the samples in slice blk."""
     m = hw[0] * hw[1]
@@ -138,7 +145,7 @@ def conv_weight(x, gy, khw, geo):
 
     def gemm(blk, cols, gwt):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
         gb = _rows(g, blk, out_hw)                       # ran 10x slower with 2 OpenBLAS threads
-        part = blas.matmul(cols[:, 0].T, gb[:, 0]) if G == 1 else np.matmul(cols.transpose(1, 2, 0), gb.transpose(1, 0, 2))
+        part = _grouped_gram(cols, gb)
         return part if gwt is None else np.add(gwt, part, out=gwt)
 
     gwt = sum(p for p in im2col_blocks(x.astype(g.dtype, copy=False), khw, geo, out_hw, gemm) if p is not None)
@@ -213,7 +220,7 @@ def conv_backward(x, gy, w, geo):
     def gemms(blk, cols, gwt):                            # cols (n*H*W, G, K*K*Co/G)
         _grouped_matmul(cols, wm, _rows(gx, blk, (H, W)))
         xb = x[blk].transpose(0, 2, 3, 1).reshape(-1, G, C // G)     # free when x is NHWC in memory
-        part = blas.matmul(xb[:, 0].T, cols[:, 0]) if G == 1 else np.matmul(xb.transpose(1, 2, 0), cols.transpose(1, 0, 2))
+        part = _grouped_gram(xb, cols)
         return part if gwt is None else np.add(gwt, part, out=gwt)
 
     geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
