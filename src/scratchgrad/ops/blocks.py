@@ -25,10 +25,13 @@ import numpy as np
 
 from .blas import controller
 
-#: about this many bytes of work per block (measured on DeepConvNet's convolutions, 1 thread: 512 KB
-#: blocks beat 2 MB ones by 10-25%; the cols of a whole batch, 43 MB for 100x16x28x28 and a 3x3
-#: kernel, would go to DRAM and back)
-BLOCK_BYTES = 512 << 10
+#: about this many bytes of work per block. The cols of a whole batch (43 MB for 100x16x28x28 and a
+#: 3x3 kernel) would go to DRAM and back; DeepConvNet's six convolutions, forward + backward, took
+#: 39 ms per batch of 100 on 2 threads in 2 MB blocks, 40 in 4 MB, 44 in 1 MB, 48.5 in 512 KB, 45 in
+#: 8 MB (each block is a dozen NumPy calls, between which the workers take turns at the GIL; the
+#: GEMMs are cut into their own small pieces, ops/blas.py). Max pooling: SimpleConvNet's pool took
+#: 2.3 ms in 2 MB blocks, 6.0 in 512 KB.
+BLOCK_BYTES = 2 << 20
 
 #: scratch buffers up to this size are kept by their thread for the next call
 SCRATCH_KEEP_BYTES = 16 << 20
@@ -38,14 +41,11 @@ _pool_size = 0
 _pool_lock = threading.Lock()
 
 
-def sample_blocks(N, bytes_per_sample, scale=1, workers=None):
-    """Slices of the batch holding about scale * BLOCK_BYTES of work each (at least one sample),
-    as many as a multiple of the workers (default: `num_workers()`) and of equal sizes but for
-    one sample, larger ones first: dealt round-robin, every worker gets the same work.
-
-    Ops whose passes cost little per element take a larger scale: each pass over a block is a few
-    NumPy calls of fixed cost (max pooling: 4x, measured in ops/pooling.py)."""
-    per_block = max(1, scale * BLOCK_BYTES // max(int(bytes_per_sample), 1))
+def sample_blocks(N, bytes_per_sample, workers=None):
+    """Slices of the batch holding about BLOCK_BYTES of work each (at least one sample), as many
+    as a multiple of the workers (default: `num_workers()`) and of equal sizes but for one
+    sample, larger ones first: dealt round-robin, every worker gets the same work."""
+    per_block = max(1, BLOCK_BYTES // max(int(bytes_per_sample), 1))
     workers = num_workers() if workers is None else workers
     count = min(N, -(-N // per_block // workers) * workers if N > per_block else workers)
     size, bigger = divmod(N, max(count, 1))

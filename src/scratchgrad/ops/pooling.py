@@ -152,10 +152,8 @@ class MaxPool2d(Function):
         return y
 
     def _blocks(self):
-        """Sample blocks whose K*K passes stay in cache (ops/blocks.py), 2 MB of input each: with
-        512 KB blocks a forward + backward of 100x30x24x24 (SimpleConvNet's pool) took 6.0 ms on 2
-        threads against 2.3 ms (about 15 NumPy calls per block, on 34 blocks instead of 7)."""
-        return sample_blocks(len(self.x), self.x[:1].size * self.x.itemsize, scale=4)
+        """Sample blocks whose K*K passes stay in cache (ops/blocks.py)."""
+        return sample_blocks(len(self.x), self.x[:1].size * self.x.itemsize)
 
     def winners(self, blk=slice(None)):
         """Yield, tap by tap, the boolean mask of the windows (of samples blk) whose first maximum
