@@ -203,31 +203,39 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
 
 
-def conv_backward(x, gy, w, geo):
-    """(gx, gw) of y = conv(x, w) at stride 1 from ONE im2col, that of gy padded as conv_transpose pads it.
+def conv_backward(x, gy, w, geo, bias=False):
+    """(gx, gw, gb) of y = conv(x, w) + b at stride 1 from ONE im2col, that of gy padded as
+    conv_transpose pads it (gb = None unless bias).
 
     Its cols have a row per input pixel r, holding the gy window that pixel fed, so both gradients
     are products with the same cols, made while the block is in the L2 cache:
         gx = cols @ W_flip       (N*H*W, K*K*Co) @ (K*K*Co, C)    conv_transpose, as above
         gw = x^T @ cols          (C, N*H*W) @ (N*H*W, K*K*Co)     taps rotated 180 degrees
-    instead of a second im2col (of x) for conv_weight. Per group when groups > 1."""
+    instead of a second im2col (of x) for conv_weight. Per group when groups > 1. The workers also
+    sum their blocks of gy for gb."""
     N, C, H, W = x.shape
     Co, G, khw = gy.shape[1], geo.groups, w.shape[2:]
     dtype = np.result_type(x, gy, w)
     wm = _w_mat(_flip_transpose(w, G), G)                 # (G, K*K*Co/G, C/G)
     gx = np.empty((N * H * W, C), dtype)
 
-    def gemms(blk, cols, gwt):                            # cols (n*H*W, G, K*K*Co/G)
+    def gemms(blk, cols, sums):                           # cols (n*H*W, G, K*K*Co/G)
         _grouped_matmul(cols, wm, _rows(gx, blk, (H, W)))
         xb = x[blk].transpose(0, 2, 3, 1).reshape(-1, G, C // G)     # free when x is NHWC in memory
-        part = _grouped_gram(xb, cols)
-        return part if gwt is None else np.add(gwt, part, out=gwt)
+        gwt, gb = _grouped_gram(xb, cols), (channel_sum(gy[blk]) if bias else None)
+        if sums is not None:                              # this worker's earlier blocks
+            gwt += sums[0]
+            if bias:
+                gb += sums[1]
+        return gwt, gb
 
     geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
-    gwt = sum(p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms) if p is not None)
+    sums = [p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms) if p is not None]
+    gwt = sum(p[0] for p in sums)                          # over the workers
     gw = np.reshape(gwt, (G, C // G, *khw, Co // G))[:, :, ::-1, ::-1]          # [g, c, a, b, co]
     gw = np.ascontiguousarray(gw.transpose(0, 4, 1, 2, 3).reshape(Co, C // G, *khw))
-    return gx.reshape(N, H, W, C).transpose(0, 3, 1, 2), gw
+    gb = sum(p[1] for p in sums) if bias else None
+    return gx.reshape(N, H, W, C).transpose(0, 3, 1, 2), gw, gb
 
 
 # ---- depthwise convolution (groups == C_in: MobileNet, ShuffleNet) ---------------------------------
@@ -342,12 +350,12 @@ class Conv2d(Function):
     def backward(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
-        gb = _bias_grad(gy) if len(need) > 2 and need[2] else None
+        bias = len(need) > 2 and need[2]
         if need[0] and need[1] and self._fusable(x.shape[1]) and not is_grad_enabled():
-            return (*conv_backward(x.data, gy.data, w.data, self.geo), gb)   # one im2col for both
+            return conv_backward(x.data, gy.data, w.data, self.geo, bias)   # one im2col for all three
         gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
         gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
-        return gx, gw, gb
+        return gx, gw, _bias_grad(gy) if bias else None
 
     def _fusable(self, C):
         """conv_backward's case: stride 1, not depthwise (those take conv_transpose's other routes)."""
