@@ -297,3 +297,21 @@ def test_gradcheck_rejects_float32():
 def test_gradcheck_non_contiguous_input():
     x = sg.Tensor(np.random.default_rng(0).standard_normal((4, 3)).T, requires_grad=True)
     assert sg.autograd.gradcheck(lambda x: (x * x).sum(0), [x])
+
+
+@pytest.mark.parametrize("layout", ["C", "NHWC", "strided", "int"])
+def test_relu_rows_of_zeros_equal_np_maximum(layout):
+    """ops.activation.relu_array: max(x, 0) in rows against a zero row (NumPy's scalar loop is slow)."""
+    from scratchgrad.ops.activation import ZERO_ROW, relu_array
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 5, 7, 2 * ZERO_ROW // 35 + 1)).astype(np.float32)   # not whole rows
+    x.reshape(-1)[:4] = [np.nan, -0.0, np.inf, -np.inf]
+    if layout == "NHWC":
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    elif layout == "strided":
+        x = x[:, :, ::2]
+    elif layout == "int":
+        x = rng.integers(-5, 5, (70, 90))
+    y = relu_array(x)
+    np.testing.assert_array_equal(y, np.maximum(x, 0))
+    assert y.dtype == x.dtype and (layout == "strided" or y.strides == x.strides)

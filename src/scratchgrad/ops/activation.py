@@ -47,13 +47,48 @@ class Tanh(Function):
 class ReLU(Function):
     """y = max(0, x)             gx = gy * [x > 0]"""
     def forward(self, x):
-        return np.maximum(x, 0)
+        return relu_array(x)
 
     def backward(self, gy):
         mask = self.inputs[0].data > 0
         if is_grad_enabled():                 # create_graph: a differentiable product
             return gy * Tensor(mask)          # float * bool stays float
         return np.multiply(gy.data, mask)     # the fast path: plain NumPy, no graph machinery
+
+
+#: relu_array compares x with a row of this many zeros at a time
+ZERO_ROW = 4096
+_zero_rows = {}
+
+
+def relu_array(x: np.ndarray) -> np.ndarray:
+    """max(x, 0) of an ndarray, in x's memory layout.
+
+    NumPy (2.4) has no vectorised loop for np.maximum with a scalar operand: 464 us for 1.25M
+    float32 here, against 176 us for the same numbers taken as rows of ZERO_ROW against one row
+    of zeros (both operands contiguous: the SIMD loop), so that is how it is done when x's memory
+    is one block (C-contiguous, or NHWC conv activations)."""
+    flat = _memory_order_flat(x)
+    if flat is None or x.dtype.kind != "f":
+        return np.maximum(x, 0)
+    out = np.empty_like(x)                          # same strides as x: flat views line up
+    zeros = _zero_rows.get(x.dtype)
+    if zeros is None:
+        zeros = _zero_rows[x.dtype] = np.zeros(ZERO_ROW, x.dtype)
+    xf, of = flat, _memory_order_flat(out)
+    whole = xf.size - xf.size % ZERO_ROW
+    np.maximum(xf[:whole].reshape(-1, ZERO_ROW), zeros, out=of[:whole].reshape(-1, ZERO_ROW))
+    np.maximum(xf[whole:], zeros[:xf.size - whole], out=of[whole:])
+    return out
+
+
+def _memory_order_flat(a):
+    """a as a 1-D view in memory order when its memory is one C-ordered or NHWC block, else None."""
+    if a.flags.c_contiguous:
+        return a.reshape(-1)
+    if a.ndim == 4 and a.transpose(0, 2, 3, 1).flags.c_contiguous:
+        return a.transpose(0, 2, 3, 1).reshape(-1)
+    return None
 
 
 class LeakyReLU(Function):
