@@ -12,6 +12,9 @@ products) work through every convolution:
     ConvTranspose2d backward: gx = conv(gy, w),            gw = conv_weight(gy, x)
     Conv2dWeight    backward: gx = conv_transpose(gy, ggw), ggy = conv(x, ggw)
 
+Outside create_graph, a stride-1 Conv2d's backward makes gx, gw and gb in one pass over the
+blocks of gy's im2col instead (`conv_backward`: one im2col where the two kernels need two).
+
 All three share one geometry: a convolution from an "image" space (H, W) to an
 "output" space (OH, OW) with stride, padding (top, bottom, left, right),
 dilation and groups; the transposed convolution runs the same geometry backwards.
