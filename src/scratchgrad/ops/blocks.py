@@ -26,7 +26,7 @@ import numpy as np
 from .blas import controller
 
 #: about this many bytes of work per block. The cols of a whole batch (43 MB for 100x16x28x28 and a
-#: 3x3 kernel) would go to DRAM and back; DeepConvNet's six convolutions, forward + backward, took
+#: 3x3 kernel) would go to DRAM and back; DeepConvNet's convolutions after the first, fwd + bwd, took
 #: 39 ms per batch of 100 on 2 threads in 2 MB blocks, 40 in 4 MB, 44 in 1 MB, 48.5 in 512 KB, 45 in
 #: 8 MB (each block is a dozen NumPy calls, between which the workers take turns at the GIL; the
 #: GEMMs are cut into their own small pieces, ops/blas.py). Max pooling: SimpleConvNet's pool took
