@@ -51,9 +51,10 @@ DEFAULT_ARCH = {"dcgan": "conv", "wgan-gp": "conv"}
 # measured (2026-12-07, one core each): dcgan 20 epochs with a 0.999 weight average -> MNIST-IS 9.02, FID 13.4
 # (33 min); 10 epochs 8.81; without the average, 5 epochs 6.58 (3-epoch classifier scale). wgan-gp 20 epochs:
 # 8.12 / FID 55.8 at the paper's lr 1e-4, 8.72 / 21.0 at 3e-4 (35 min); 40 epochs at 3e-4 8.96 / 10.1 (77 min);
-# n_critic 2 (20 epochs) 8.61 / 32.8; a cosine learning-rate decay did not help (benchmarks/RESULTS.md).
+# 60 epochs 9.15 / 6.7 (~100 min); n_critic 2 (20 epochs) 8.61 / 32.8; a cosine learning-rate decay did not
+# help (benchmarks/RESULTS.md).
 CONV_DEFAULTS = {"dcgan": dict(latent_dim=100, channels=32, epochs=20, ema=0.999),
-                 "wgan-gp": dict(latent_dim=128, channels=32, epochs=40, ema=0.999, lr=3e-4)}
+                 "wgan-gp": dict(latent_dim=128, channels=32, epochs=60, ema=0.999, lr=3e-4)}
 CONV_DEFAULT = dict(latent_dim=100, channels=32)
 
 
