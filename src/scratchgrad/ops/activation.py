@@ -68,14 +68,14 @@ def relu_array(x: np.ndarray) -> np.ndarray:
     float32 here, against 176 us for the same numbers taken as rows of ZERO_ROW against one row
     of zeros (both operands contiguous: the SIMD loop), so that is how it is done when x's memory
     is one block (C-contiguous, or NHWC conv activations)."""
-    flat = _memory_order_flat(x)
-    if flat is None or x.dtype.kind != "f":
+    xf = _memory_order_flat(x)
+    if xf is None or x.dtype.kind != "f":
         return np.maximum(x, 0)
     out = np.empty_like(x)                          # same strides as x: flat views line up
+    of = _memory_order_flat(out)
     zeros = _zero_rows.get(x.dtype)
     if zeros is None:
         zeros = _zero_rows[x.dtype] = np.zeros(ZERO_ROW, x.dtype)
-    xf, of = flat, _memory_order_flat(out)
     whole = xf.size - xf.size % ZERO_ROW
     np.maximum(xf[:whole].reshape(-1, ZERO_ROW), zeros, out=of[:whole].reshape(-1, ZERO_ROW))
     np.maximum(xf[whole:], zeros[:xf.size - whole], out=of[whole:])

@@ -2,7 +2,8 @@
 
 - `controller()`: threadpoolctl's handle on the BLAS libraries (thread counts; ops/blocks.py).
 - `axpy(alpha, x, y)`:  y <- y + alpha x  in one pass over memory.
-- `matmul(a, b, out)`: a @ b in row chunks that OpenBLAS multiplies without packing them first.
+- `matmul(a, b, out)`: a @ b in pieces (bands of rows, or slices of K) that OpenBLAS multiplies without
+  packing them first.
 
 Every optimizer update is a few axpys over all the parameters (SGD: W <- W - lr g). NumPy has no
 fused multiply-add, so `y += alpha * x` is two passes with a temporary (read x, write the temporary,
