@@ -298,3 +298,47 @@ def test_conv2d_gradient_penalty_matches_torch(torch):
     penalty(torch, torch.nn.functional, xt, w1t, w2t).backward()
     for a, at in ((w1s, w1t), (w2s, w2t), (xs, xt)):
         assert_close(a.grad, at.grad, atol=1e-4, rtol=1e-4)
+
+
+# ---- conv2d(..., relu=True): the convolution and its ReLU as one op ---------------------------------
+@pytest.mark.parametrize("cfg", CONV_GRID, ids=str)
+def test_conv2d_relu_gradcheck(cfg):
+    rng = np.random.default_rng(14)
+    x, w, b, kw = _conv_inputs(rng, cfg)
+    assert sg.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, relu=True, **kw), [_t(x), _t(w), _t(b)])
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("x_grad", [True, False], ids=["gx", "no-gx"])
+@pytest.mark.parametrize("cfg", CONV_GRID, ids=str)
+def test_conv2d_relu_parity(torch, cfg, x_grad):
+    """Against torch.relu(F.conv2d(...)); without gx the kernels take the weight-only route."""
+    rng = np.random.default_rng(15)
+    x, w, b, kw = _conv_inputs(rng, cfg, n=3, dtype=np.float32)
+    xs, ws, bs = _t(channels_last(x), x_grad), _t(w), _t(b)
+    xt, wt, bt = to_torch(torch, x, x_grad), to_torch(torch, w, True), to_torch(torch, b, True)
+    y = conv2d(xs, ws, bs, relu=True, **kw)
+    yt = torch.relu(torch.nn.functional.conv2d(xt, wt, bt, **kw))
+    assert_close(y, yt, atol=1e-5, what="y")
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(sg.Tensor(gy))
+    yt.backward(torch.from_numpy(gy))
+    for a, at, name in ((xs, xt, "gx"), (ws, wt, "gw"), (bs, bt, "gb"))[0 if x_grad else 1:]:
+        assert_close(a.grad, at.grad, atol=1e-4, what=name)
+
+
+def test_conv2d_relu_backward_after_its_output_is_gone():
+    """sum() keeps no reference to its input: the fused op computes its output again for the mask."""
+    rng = np.random.default_rng(16)
+    x, w, b, kw = _conv_inputs(rng, (3, 7, 6, 4, 3, 1, 1, 1, 1))
+    fused, plain = [_t(x), _t(w), _t(b)], [_t(x), _t(w), _t(b)]
+    conv2d(*fused, relu=True, **kw).sum().backward()
+    sg.relu(conv2d(*plain, **kw)).sum().backward()
+    for a, p in zip(fused, plain):
+        np.testing.assert_allclose(a.grad.data, p.grad.data, rtol=1e-12, atol=1e-12)
+
+
+def test_conv2d_relu_gradgradcheck():
+    rng = np.random.default_rng(17)
+    x, w, b, kw = _conv_inputs(rng, (2, 5, 5, 3, 3, 1, 1, 1, 1), n=1)
+    assert sg.autograd.gradgradcheck(lambda x, w, b: conv2d(x, w, b, relu=True, **kw), [_t(x), _t(w), _t(b)])

@@ -69,3 +69,37 @@ def test_maxpool_return_indices_and_unpool_roundtrip():
     up = nn.MaxUnpool2d(2)(y, idx)
     assert up.shape == (2, 3, 8, 8)
     assert np.allclose(nn.MaxPool2d(2)(up).data, y.data)
+
+
+def _conv_relu_stack():
+    sg.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 3, stride=2), nn.ReLU(),
+                         nn.MaxPool2d(2))
+
+
+def test_sequential_runs_conv_then_relu_as_one_op_with_the_same_result():
+    model = _conv_relu_stack()
+    x = np.random.default_rng(0).standard_normal((2, 3, 9, 9)).astype(np.float32)
+    xf, xp = sg.Tensor(x, requires_grad=True), sg.Tensor(x, requires_grad=True)
+    fused = model(xf)
+    assert fused.creator.inputs[0].creator.relu          # the pool's input came from the fused op
+    plain = xp
+    for layer in model:                                   # layer by layer: no fusion
+        plain = layer(plain)
+    np.testing.assert_array_equal(fused.data, plain.data)
+    grads = []
+    for out, inp in ((fused, xf), (plain, xp)):
+        model.zero_grad()
+        (out ** 2).sum().backward()
+        grads.append([inp.grad.data] + [p.grad.data.copy() for p in model.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_a_hook_on_the_conv_sees_its_output_before_the_relu():
+    """A hook watches the output between the two layers: Sequential then runs them separately."""
+    model = _conv_relu_stack()
+    seen = []
+    model[0].register_forward_hook(lambda m, args, out: seen.append(out.data.min()))
+    model(sg.Tensor(np.random.default_rng(1).standard_normal((2, 3, 9, 9)).astype(np.float32)))
+    assert seen and seen[0] < 0

@@ -61,8 +61,8 @@ ZERO_ROW = 4096
 _zero_rows = {}
 
 
-def relu_array(x: np.ndarray) -> np.ndarray:
-    """max(x, 0) of an ndarray, in x's memory layout.
+def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """max(x, 0) of an ndarray, in x's memory layout (into `out`, laid out like x, if given: out=x is in place).
 
     NumPy (2.4) has no vectorised loop for np.maximum with a scalar operand: 464 us for 1.25M
     float32 here, against 176 us for the same numbers taken as rows of ZERO_ROW against one row
@@ -70,8 +70,8 @@ def relu_array(x: np.ndarray) -> np.ndarray:
     is one block (C-contiguous, or NHWC conv activations)."""
     xf = _memory_order_flat(x)
     if xf is None or x.dtype.kind != "f":
-        return np.maximum(x, 0)
-    out = np.empty_like(x)                          # same strides as x: flat views line up
+        return np.maximum(x, 0, out=out)
+    out = np.empty_like(x) if out is None else out  # same strides as x: flat views line up
     of = _memory_order_flat(out)
     zeros = _zero_rows.get(x.dtype)
     if zeros is None:

@@ -30,6 +30,7 @@ import numpy as np
 from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import blas
+from .activation import relu_array
 from .im2col import (col2im_nhwc, conv_out_size, copy_windows, crop_negative_pads, empty_image, is_channels_last,
                      pad_image, pads4, pair, taps, windows)
 from .blocks import deal, sample_blocks, scratch
@@ -55,14 +56,17 @@ class Geometry:
 # im2col is done a block of samples at a time (ops/blocks.py), so the block's cols stay in the L2
 # cache while the GEMM reads them. Each block is still one 2-D GEMM in the (rows = pixels,
 # cols = C*K*K) layout, and the blocks are dealt to worker threads, each with its own buffers.
-def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
-    """For each block of samples, state = work(blk, cols, state) with cols (n*OH*OW, G, KH*KW*C/G)
-    the block's im2col; returns the workers' final states (starting from init()).
+def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None, mask=None):
+    """For each block of samples, state = work(blk, cols, state, src) with cols (n*OH*OW, G, KH*KW*C/G)
+    the block's im2col and src the block of x it unfolded; returns the workers' final states (starting
+    from init()). mask (shaped like x): x * [mask > 0] is unfolded instead, a block at a time.
 
     Each worker pads its blocks into its own NHWC buffer (the padding, and the layout change of
     an NCHW input, become one small in-cache copy) and copies the windows of that buffer into its
     own cols buffer, which its next block overwrites: use the cols before returning."""
     x, (t, b, l, r) = crop_negative_pads(x, geo.pads)
+    if mask is not None:
+        mask = crop_negative_pads(mask, geo.pads)[0]
     N, C, H, W = x.shape
     per_sample = out_hw[0] * out_hw[1] * khw[0] * khw[1] * C
     blocks = sample_blocks(N, per_sample * x.itemsize)
@@ -79,8 +83,9 @@ def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None):
     def step(blk, state):
         xp, v, channels_last, buf, acc = state
         n = blk.stop - blk.start
-        xp[:n, :, t:t + H, l:l + W] = x[blk]
-        return xp, v, channels_last, buf, work(blk, copy_windows(v[:n], channels_last, buf), acc)
+        src = x[blk] if mask is None else np.multiply(x[blk], mask[blk] > 0)   # (into xp: 2x slower)
+        xp[:n, :, t:t + H, l:l + W] = src
+        return xp, v, channels_last, buf, work(blk, copy_windows(v[:n], channels_last, buf), acc, src)
 
     return [state[-1] for state in deal(blocks, step, setup)]
 
@@ -118,42 +123,55 @@ def _gy_mat(gy, G):
     return gy.transpose(0, 2, 3, 1).reshape(-1, G, C // G)
 
 
-def conv_forward(x, w, geo, bias=None):
-    """y = x (*) w + b: im2col + the GEMM cols @ W, (N*OH*OW, C*K*K) @ (C*K*K, C_out) per group.
-    Returns (N, C_out, OH, OW), NHWC in memory."""
+def conv_forward(x, w, geo, bias=None, relu=False):
+    """y = x (*) w + b: im2col + the GEMM cols @ W, (N*OH*OW, C*K*K) @ (C*K*K, C_out) per group;
+    relu: y = max(x (*) w + b, 0). Returns (N, C_out, OH, OW), NHWC in memory."""
     N, Co = x.shape[0], w.shape[0]
     out_hw = geo.out_hw(x.shape[2:], w.shape[2:])
     if _is_depthwise(x.shape[1], geo.groups):
-        return depthwise_forward(x, w, geo, out_hw, bias)
+        y = depthwise_forward(x, w, geo, out_hw, bias)
+        return relu_array(y, out=y) if relu else y
     wm = _w_mat(w, geo.groups)
     y = np.empty((N * out_hw[0] * out_hw[1], Co), dtype=np.result_type(x, w))
     tiled = None if bias is None else np.tile(bias.astype(y.dtype, copy=False), out_hw[0] * out_hw[1])
 
-    def gemm(blk, cols, _):
+    def gemm(blk, cols, _, __):
         rows = _rows(y, blk, out_hw)
         _grouped_matmul(cols, wm, rows)
         if tiled is not None:        # + b while the rows are in cache: one row of OH*OW*Co per image
             rows.reshape(blk.stop - blk.start, -1)[...] += tiled
+        if relu:                     # and the ReLU
+            relu_array(rows, out=rows)
     im2col_blocks(x.astype(y.dtype, copy=False), w.shape[2:], geo, out_hw, gemm)
     return y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
 
 
-def conv_weight(x, gy, khw, geo):
+def conv_weight(x, gy, khw, geo, relu_out=None, bias=False):
     """gw = d<gy, conv(x, w)>/dw = gy^T @ im2col(x): (C_out, N*OH*OW) @ (N*OH*OW, C*K*K) per group,
-    both operands contiguous (gy is NHWC in memory). Returns (C_out, C/G, KH, KW)."""
+    both operands contiguous (gy is NHWC in memory). Returns (C_out, C/G, KH, KW); with bias=True,
+    (gw, gb) where gb = the sum of gy over N, OH, OW, made from the same blocks of gy.
+    relu_out: the output y of a ReLU fused with the conv: gy * [y > 0] is used instead."""
     G, out_hw = geo.groups, gy.shape[2:]
     if _is_depthwise(x.shape[1], G):
-        return depthwise_weight(x, gy, khw, geo)
+        gy = gy if relu_out is None else np.multiply(gy, relu_out > 0)
+        gw = depthwise_weight(x, gy, khw, geo)
+        return (gw, channel_sum(gy)) if bias else gw
     g = _gy_mat(gy, G)                                   # (M, G, Co/G)
+    mask = None if relu_out is None else _gy_mat(relu_out, G)
 
-    def gemm(blk, cols, gwt):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
+    def gemm(blk, cols, sums, _):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
         gb = _rows(g, blk, out_hw)                       # ran 10x slower with 2 OpenBLAS threads
-        part = _grouped_gram(cols, gb)
-        return part if gwt is None else np.add(gwt, part, out=gwt)
+        if mask is not None:
+            gb = np.multiply(gb, _rows(mask, blk, out_hw) > 0)
+        parts = (_grouped_gram(cols, gb), np.ones(len(gb), gb.dtype) @ gb.reshape(len(gb), -1) if bias else None)
+        if sums is not None:                             # this worker's earlier blocks
+            parts = [p if s is None else np.add(s, p, out=s) for s, p in zip(sums, parts)]
+        return parts
 
-    gwt = sum(p for p in im2col_blocks(x.astype(g.dtype, copy=False), khw, geo, out_hw, gemm) if p is not None)
-    gw = np.reshape(gwt, (G, khw[0], khw[1], -1, gy.shape[1] // G))   # (G, KH, KW, C/G, Co/G)
-    return np.ascontiguousarray(gw.transpose(0, 4, 3, 1, 2).reshape(gy.shape[1], -1, *khw))
+    sums = [p for p in im2col_blocks(x.astype(g.dtype, copy=False), khw, geo, out_hw, gemm) if p is not None]
+    gw = np.reshape(sum(p[0] for p in sums), (G, khw[0], khw[1], -1, gy.shape[1] // G))  # (G, KH, KW, C/G, Co/G)
+    gw = np.ascontiguousarray(gw.transpose(0, 4, 3, 1, 2).reshape(gy.shape[1], -1, *khw))
+    return (gw, sum(p[1] for p in sums)) if bias else gw
 
 
 def _flip_transpose(w, G):
@@ -206,9 +224,10 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
 
 
-def conv_backward(x, gy, w, geo, bias=False):
+def conv_backward(x, gy, w, geo, bias=False, relu_out=None):
     """(gx, gw, gb) of y = conv(x, w) + b at stride 1 from ONE im2col, that of gy padded as
-    conv_transpose pads it (gb = None unless bias).
+    conv_transpose pads it (gb = None unless bias). With relu_out, the output y of
+    max(conv(x, w) + b, 0): the ReLU's backward gy * [y > 0] is done on each block as it is copied.
 
     Its cols have a row per input pixel r, holding the gy window that pixel fed, so both gradients
     are products with the same cols, made while the block is in the L2 cache:
@@ -222,22 +241,30 @@ def conv_backward(x, gy, w, geo, bias=False):
     wm = _w_mat(_flip_transpose(w, G), G)                 # (G, K*K*Co/G, C/G)
     gx = np.empty((N * H * W, C), dtype)
 
-    def gemms(blk, cols, sums):                           # cols (n*H*W, G, K*K*Co/G)
+    geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
+    sum_blocks = bias and min(geo_t.pads) >= 0            # else the im2col crops part of gy away
+
+    def gemms(blk, cols, sums, gy_blk):                   # cols (n*H*W, G, K*K*Co/G)
         _grouped_matmul(cols, wm, _rows(gx, blk, (H, W)))
         xb = x[blk].transpose(0, 2, 3, 1).reshape(-1, G, C // G)     # free when x is NHWC in memory
-        gwt, gb = _grouped_gram(xb, cols), (channel_sum(gy[blk]) if bias else None)
+        gwt, gb = _grouped_gram(xb, cols), (channel_sum(gy_blk) if sum_blocks else None)
         if sums is not None:                              # this worker's earlier blocks
             gwt += sums[0]
-            if bias:
+            if sum_blocks:
                 gb += sums[1]
         return gwt, gb
 
-    geo_t = _transpose_geometry(geo, khw, gy.shape[2:], (H, W))
-    sums = [p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms) if p is not None]
+    sums = [p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms, mask=relu_out)
+            if p is not None]
     gwt = sum(p[0] for p in sums)                          # over the workers
     gw = np.reshape(gwt, (G, C // G, *khw, Co // G))[:, :, ::-1, ::-1]          # [g, c, a, b, co]
     gw = np.ascontiguousarray(gw.transpose(0, 4, 1, 2, 3).reshape(Co, C // G, *khw))
-    gb = sum(p[1] for p in sums) if bias else None
+    if not bias:
+        gb = None
+    elif sum_blocks:
+        gb = sum(p[1] for p in sums)
+    else:
+        gb = channel_sum(gy if relu_out is None else np.multiply(gy, relu_out > 0))
     return gx.reshape(N, H, W, C).transpose(0, 3, 1, 2), gw, gb
 
 
@@ -343,26 +370,42 @@ class Conv2d(Function):
 
     gx = conv_transpose(gy, w)      gw = conv_weight(x, gy)      gb = sum of gy over N, OH, OW
     Double backward: the three are Functions too (create_graph works).
+
+    relu=True: y = max(conv(x, w) + b, 0) as one op (conv2d_relu), first gy -> gy * [y > 0].
+    The kernels do the ReLU on blocks that are in the cache anyway, saving the ReLU's own two
+    passes over memory (forward and backward).
     """
-    def __init__(self, geo):
-        self.geo = geo
+    def __init__(self, geo, relu=False):
+        self.geo, self.relu = geo, relu
+        self.saves_output = relu
 
     def forward(self, x, w, b=None):
-        return conv_forward(x, w, self.geo, b)
+        return conv_forward(x, w, self.geo, b, self.relu)
 
     def backward(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
         bias = len(need) > 2 and need[2]
-        if need[0] and need[1] and self._fusable(x.shape[1]) and not is_grad_enabled():
-            return conv_backward(x.data, gy.data, w.data, self.geo, bias)   # one im2col for all three
+        y = self._relu_output() if self.relu else None
+        if need[1] and not is_grad_enabled() and not _is_depthwise(x.shape[1], self.geo.groups):
+            if need[0] and self.geo.stride == (1, 1):       # gx, gw, gb from one im2col (of gy)
+                return conv_backward(x.data, gy.data, w.data, self.geo, bias, y)
+            if not need[0]:                                 # gw, gb from one pass over gy's blocks
+                gw = conv_weight(x.data, gy.data, w.shape[2:], self.geo, y, bias)
+                return (None, *gw) if bias else (None, gw)
+        if y is not None:                                  # the ReLU's backward on its own
+            gy = gy * Tensor(y > 0) if is_grad_enabled() else Tensor(np.multiply(gy.data, y > 0))
         gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
         gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
         return gx, gw, _bias_grad(gy) if bias else None
 
-    def _fusable(self, C):
-        """conv_backward's case: stride 1, not depthwise (those take conv_transpose's other routes)."""
-        return self.geo.stride == (1, 1) and not _is_depthwise(C, self.geo.groups)
+    def _relu_output(self):
+        """The output y = max(conv + b, 0) as an array; computed again if its Tensor is gone."""
+        y = self.saved_output()
+        if y is not None:
+            return y.data
+        return conv_forward(*[t.data for t in self.inputs[:2]], self.geo,
+                            self.inputs[2].data if len(self.inputs) > 2 else None, relu=True)
 
 
 class ConvTranspose2d(Function):
@@ -431,16 +474,18 @@ def _check(x, w, groups, transposed=False):
         raise ValueError(f"input with {C} channels does not fit weight {w.shape} with groups={groups}")
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, relu=False):
     """2-D convolution (cross-correlation, as in every framework), PyTorch's F.conv2d.
 
     input (N, C, H, W), weight (C_out, C/groups, KH, KW), bias (C_out,) -> (N, C_out, OH, OW)
     padding: int, pair, 'valid' or 'same'. The output is NHWC in memory (see ops/im2col.py).
+    relu=True (not in PyTorch): relu(conv2d(...)) as one op, faster; what nn.Sequential runs for
+    a Conv2d followed by a ReLU.
     """
     _check(input, weight, groups)
     geo = Geometry(stride, _conv_pads(padding, weight.shape[2:], dilation, stride), dilation, groups)
     args = (input, weight) if bias is None else (input, weight, bias)
-    return Conv2d(geo)(*args)
+    return Conv2d(geo, relu)(*args)
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):

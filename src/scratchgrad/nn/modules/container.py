@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections import OrderedDict
 
 from ..module import Module
+from .activation import ReLU
+from .conv import Conv2d
 
 
 def _index(i: int, n: int, what: str) -> int:
@@ -83,9 +85,23 @@ class Sequential(ModuleList):
         self.add_module(key, module)
 
     def forward(self, x):
-        for m in self._modules.values():
-            x = m(x)
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            if i + 1 < len(mods) and _conv_then_relu(mods[i], mods[i + 1]):
+                x = mods[i].forward(x, relu=True)      # one op: see ops/conv.py, class Conv2d
+                i += 2
+            else:
+                x = mods[i](x)
+                i += 1
         return x
+
+
+def _conv_then_relu(m, nxt):
+    """A Conv2d followed by a ReLU, which Sequential runs as one op (same result, faster). Not when a
+    hook watches either layer (it would miss the output between them) or a subclass changed them."""
+    return (type(nxt) is ReLU and isinstance(m, Conv2d) and type(m).forward is Conv2d.forward
+            and not (m._forward_pre_hooks or m._forward_hooks or nxt._forward_pre_hooks or nxt._forward_hooks))
 
 
 class ModuleDict(Module):

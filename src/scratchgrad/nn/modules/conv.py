@@ -104,9 +104,10 @@ class Conv1d(_ConvNd):
 class Conv2d(_ConvNd):
     """(N, C_in, H, W) -> (N, C_out, OH, OW),  OH = floor((H + 2p - d(k-1) - 1) / s) + 1."""
 
-    def forward(self, x):
+    def forward(self, x, relu=False):
+        """relu=True: relu(self(x)) as one op (nn.Sequential uses it for a Conv2d followed by a ReLU)."""
         self._check_input(x)
-        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups, relu=relu)
 
 
 class _ConvTransposeNd(_ConvNd):
