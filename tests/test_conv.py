@@ -328,7 +328,7 @@ def test_conv2d_relu_parity(torch, cfg, x_grad):
 
 
 def test_conv2d_relu_backward_after_its_output_is_gone():
-    """sum() keeps no reference to its input: the fused op computes its output again for the mask."""
+    """sum() keeps no reference to its input: the fused op keeps its output array for the mask itself."""
     rng = np.random.default_rng(16)
     x, w, b, kw = _conv_inputs(rng, (3, 7, 6, 4, 3, 1, 1, 1, 1))
     fused, plain = [_t(x), _t(w), _t(b)], [_t(x), _t(w), _t(b)]

@@ -377,16 +377,19 @@ class Conv2d(Function):
     """
     def __init__(self, geo, relu=False):
         self.geo, self.relu = geo, relu
-        self.saves_output = relu
+        self.saves_output = relu          # the engine then checks y was not changed in place
 
     def forward(self, x, w, b=None):
-        return conv_forward(x, w, self.geo, b, self.relu)
+        y = conv_forward(x, w, self.geo, b, self.relu)
+        if self.relu:       # kept here: the next layer's backward often drops y's Tensor before this one runs
+            self.y = y
+        return y
 
     def backward(self, gy):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
         bias = len(need) > 2 and need[2]
-        y = self._relu_output() if self.relu else None
+        y = self.y if self.relu else None
         if need[1] and not is_grad_enabled() and not _is_depthwise(x.shape[1], self.geo.groups):
             if need[0] and self.geo.stride == (1, 1):       # gx, gw, gb from one im2col (of gy)
                 return conv_backward(x.data, gy.data, w.data, self.geo, bias, y)
@@ -398,14 +401,6 @@ class Conv2d(Function):
         gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
         gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
         return gx, gw, _bias_grad(gy) if bias else None
-
-    def _relu_output(self):
-        """The output y = max(conv + b, 0) as an array; computed again if its Tensor is gone."""
-        y = self.saved_output()
-        if y is not None:
-            return y.data
-        return conv_forward(*[t.data for t in self.inputs[:2]], self.geo,
-                            self.inputs[2].data if len(self.inputs) > 2 else None, relu=True)
 
 
 class ConvTranspose2d(Function):
