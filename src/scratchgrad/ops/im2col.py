@@ -214,3 +214,23 @@ def col2im(cols, x_shape, kh, kw, stride=1, padding=0, dilation=1, channels_last
     t, b, l, r = pads
     out = col2im_nhwc(cols, (N, H + t + b, W + l + r, C), kh, kw, (sh, sw), (dh, dw), (OH, OW))
     return out[:, t:t + H, l:l + W].transpose(0, 3, 1, 2)
+
+
+def channel_sum(a):
+    """Sum of (N, C, H, W) over N, H, W -> (C,). A GEMV when a is NHWC in memory (~5x np.sum)."""
+    if is_channels_last(a):
+        rows = a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
+        return np.ones(len(rows), a.dtype) @ rows
+    return a.sum(axis=(0, 2, 3))
+
+
+def add_bias(y, bias):
+    """y (N, C, H, W) += bias[c], in place. On NHWC memory a plain broadcast would run NumPy's
+    inner loop over only C numbers per pixel (measured 2-5 ms for SimpleConvNet's conv), so
+    each image is one long row instead, plus the bias tiled H*W times."""
+    yh = y.transpose(0, 2, 3, 1)
+    if yh.flags.c_contiguous:
+        rows = yh.reshape(len(y), -1)
+        rows += np.tile(bias.astype(y.dtype, copy=False), y.shape[2] * y.shape[3])
+    else:
+        y += bias[:, None, None]

@@ -138,18 +138,17 @@ class MaxPool2d(Function):
     def forward(self, x):
         xp = self.geo.padded(x, -np.inf)
         self.x, self.channels_last = x, is_channels_last(x)
-        y = empty_image(x.shape[:2] + self.geo.out, x.dtype, self.channels_last)
+        self.y = empty_image(x.shape[:2] + self.geo.out, x.dtype, self.channels_last)
+        deal(self._blocks(), lambda blk, _: self.running_max(xp[blk], self.y[blk]))
+        return self.y
 
-        def running_max(blk, _):
-            yb, xb = y[blk], xp[blk]
-            for k, key in self.geo.offsets():
-                if k == 0:
-                    np.copyto(yb, xb[key])
-                else:
-                    np.maximum(yb, xb[key], out=yb)
-        deal(self._blocks(), running_max)
-        self.y = y
-        return y
+    def running_max(self, xp, y):
+        """y = max over the K*K taps of padded xp (a block of samples), in place."""
+        for k, key in self.geo.offsets():
+            if k == 0:
+                np.copyto(y, xp[key])
+            else:
+                np.maximum(y, xp[key], out=y)
 
     def _blocks(self):
         """Sample blocks whose K*K passes stay in cache (ops/blocks.py)."""
@@ -187,13 +186,14 @@ class MaxPool2d(Function):
         g = gy.data
         gxp = self.geo.zero_grad_image(self.x.shape, g.dtype, self.channels_last)
 
-        def scatter(blk, _):
-            gb = g[blk]
-            if is_channels_last(gb) != self.channels_last:  # e.g. gy from a Linear after a flatten: NCHW
-                gb = _copy_like("pool_gy", self.y[blk], gb)  # mixed layouts made every product 8x slower
-            self.geo.scatter_into(gxp[blk], ((gb, m) for m in self.winners(blk)))
-        deal(self._blocks(), scatter)
+        deal(self._blocks(), lambda blk, _: self.scatter_block(g[blk], blk, gxp[blk]))
         return Tensor(self.geo.crop(gxp))
+
+    def scatter_block(self, gy, blk, gxp):
+        """gxp (padded, zero where no window reaches) = gy at each window's first argmax, for samples blk."""
+        if is_channels_last(gy) != self.channels_last:  # e.g. gy from a Linear after a flatten: NCHW
+            gy = _copy_like("pool_gy", self.y[blk], gy)  # mixed layouts made every product 8x slower
+        self.geo.scatter_into(gxp, ((gy, m) for m in self.winners(blk)))
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
