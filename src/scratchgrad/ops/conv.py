@@ -57,17 +57,15 @@ class Geometry:
 # im2col is done a block of samples at a time (ops/blocks.py), so the block's cols stay in the L2
 # cache while the GEMM reads them. Each block is still one 2-D GEMM in the (rows = pixels,
 # cols = C*K*K) layout, and the blocks are dealt to worker threads, each with its own buffers.
-def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None, mask=None):
+def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None, source=None):
     """For each block of samples, state = work(blk, cols, state, src) with cols (n*OH*OW, G, KH*KW*C/G)
     the block's im2col and src the block of x it unfolded; returns the workers' final states (starting
-    from init()). mask (shaped like x): x * [mask > 0] is unfolded instead, a block at a time.
+    from init()). source(blk), if given, makes the blocks instead of x[blk] (x then only gives shapes).
 
     Each worker pads its blocks into its own NHWC buffer (the padding, and the layout change of
     an NCHW input, become one small in-cache copy) and copies the windows of that buffer into its
     own cols buffer, which its next block overwrites: use the cols before returning."""
     x, (t, b, l, r) = crop_negative_pads(x, geo.pads)
-    if mask is not None:
-        mask = crop_negative_pads(mask, geo.pads)[0]
     N, C, H, W = x.shape
     per_sample = out_hw[0] * out_hw[1] * khw[0] * khw[1] * C
     blocks = sample_blocks(N, per_sample * x.itemsize)
@@ -84,7 +82,7 @@ def im2col_blocks(x, khw, geo, out_hw, work, init=lambda: None, mask=None):
     def step(blk, state):
         xp, v, channels_last, buf, acc = state
         n = blk.stop - blk.start
-        src = x[blk] if mask is None else np.multiply(x[blk], mask[blk] > 0)   # (into xp: 2x slower)
+        src = x[blk] if source is None else crop_negative_pads(source(blk), geo.pads)[0]
         xp[:n, :, t:t + H, l:l + W] = src
         return xp, v, channels_last, buf, work(blk, copy_windows(v[:n], channels_last, buf), acc, src)
 
@@ -147,23 +145,22 @@ def conv_forward(x, w, geo, bias=None, relu=False):
     return y.reshape(N, *out_hw, Co).transpose(0, 3, 1, 2)
 
 
-def conv_weight(x, gy, khw, geo, relu_out=None, bias=False):
+def conv_weight(x, gy, khw, geo, bias=False, gy_blocks=None):
     """gw = d<gy, conv(x, w)>/dw = gy^T @ im2col(x): (C_out, N*OH*OW) @ (N*OH*OW, C*K*K) per group,
     both operands contiguous (gy is NHWC in memory). Returns (C_out, C/G, KH, KW); with bias=True,
     (gw, gb) where gb = the sum of gy over N, OH, OW, made from the same blocks of gy.
-    relu_out: the output y of a ReLU fused with the conv: gy * [y > 0] is used instead."""
+    gy_blocks(blk), if given, makes gy[blk] on demand (a fused ReLU's backward): gy only gives shapes."""
     G, out_hw = geo.groups, gy.shape[2:]
     if _is_depthwise(x.shape[1], G):
-        gy = gy if relu_out is None else np.multiply(gy, relu_out > 0)
+        gy = gy if gy_blocks is None else gy_blocks(slice(0, len(gy)))
         gw = depthwise_weight(x, gy, khw, geo)
         return (gw, channel_sum(gy)) if bias else gw
     g = _gy_mat(gy, G)                                   # (M, G, Co/G)
-    mask = None if relu_out is None else _gy_mat(relu_out, G)
 
-    def gemm(blk, cols, sums, _):  # gw^T (G, K*K*C/G, Co/G): the (Co x M) @ (M x K*K*C) orientation
-        gb = _rows(g, blk, out_hw)                       # ran 10x slower with 2 OpenBLAS threads
-        if mask is not None:
-            gb = np.multiply(gb, _rows(mask, blk, out_hw) > 0)
+    # gw^T (G, K*K*C/G, Co/G) = cols^T @ gy rows: the (Co x M) @ (M x K*K*C) orientation ran 10x slower
+    # with 2 OpenBLAS threads
+    def gemm(blk, cols, sums, _):
+        gb = _rows(g, blk, out_hw) if gy_blocks is None else _gy_mat(gy_blocks(blk), G)
         parts = (_grouped_gram(cols, gb), np.ones(len(gb), gb.dtype) @ gb.reshape(len(gb), -1) if bias else None)
         if sums is not None:                             # this worker's earlier blocks
             parts = [p if s is None else np.add(s, p, out=s) for s, p in zip(sums, parts)]
@@ -225,10 +222,10 @@ def conv_transpose(gy, w, geo, in_hw, bias=None):
     return gxp[:, :, t:t + in_hw[0], l:l + in_hw[1]]
 
 
-def conv_backward(x, gy, w, geo, bias=False, relu_out=None):
+def conv_backward(x, gy, w, geo, bias=False, gy_blocks=None):
     """(gx, gw, gb) of y = conv(x, w) + b at stride 1 from ONE im2col, that of gy padded as
-    conv_transpose pads it (gb = None unless bias). With relu_out, the output y of
-    max(conv(x, w) + b, 0): the ReLU's backward gy * [y > 0] is done on each block as it is copied.
+    conv_transpose pads it (gb = None unless bias). gy_blocks(blk), if given, makes gy[blk] on
+    demand, in cache (a fused ReLU's backward): gy then only gives shapes.
 
     Its cols have a row per input pixel r, holding the gy window that pixel fed, so both gradients
     are products with the same cols, made while the block is in the L2 cache:
@@ -255,7 +252,7 @@ def conv_backward(x, gy, w, geo, bias=False, relu_out=None):
                 gb += sums[1]
         return gwt, gb
 
-    sums = [p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms, mask=relu_out)
+    sums = [p for p in im2col_blocks(gy.astype(dtype, copy=False), khw, geo_t, (H, W), gemms, source=gy_blocks)
             if p is not None]
     gwt = sum(p[0] for p in sums)                          # over the workers
     gw = np.reshape(gwt, (G, C // G, *khw, Co // G))[:, :, ::-1, ::-1]          # [g, c, a, b, co]
@@ -265,7 +262,7 @@ def conv_backward(x, gy, w, geo, bias=False, relu_out=None):
     elif sum_blocks:
         gb = sum(p[1] for p in sums)
     else:
-        gb = channel_sum(gy if relu_out is None else np.multiply(gy, relu_out > 0))
+        gb = channel_sum(gy if gy_blocks is None else gy_blocks(slice(0, N)))
     return gx.reshape(N, H, W, C).transpose(0, 3, 1, 2), gw, gb
 
 
@@ -281,9 +278,9 @@ class Conv2d(Function):
     gx = conv_transpose(gy, w)      gw = conv_weight(x, gy)      gb = sum of gy over N, OH, OW
     Double backward: the three are Functions too (create_graph works).
 
-    relu=True: y = max(conv(x, w) + b, 0) as one op (conv2d_relu), first gy -> gy * [y > 0].
-    The kernels do the ReLU on blocks that are in the cache anyway, saving the ReLU's own two
-    passes over memory (forward and backward).
+    relu=True: y = max(conv(x, w) + b, 0) as one op (what nn.Sequential runs for Conv2d, ReLU), whose
+    backward first makes gy * [y > 0]. The ReLU runs on each block of y while it is in cache, and
+    its backward on each block of gy as conv_backward unfolds it: no passes over memory of its own.
     """
     def __init__(self, geo, relu=False):
         self.geo, self.relu = geo, relu
@@ -299,15 +296,18 @@ class Conv2d(Function):
         x, w = self.inputs[:2]
         need = self.needs_input_grad
         bias = len(need) > 2 and need[2]
-        y = self.y if self.relu else None
+        if self.relu and is_grad_enabled():       # create_graph: the ReLU's backward as an op of its own
+            return self._grads(x, w, gy * Tensor(self.y > 0), need, bias)
+        blocks = (lambda blk: np.multiply(gy.data[blk], self.y[blk] > 0)) if self.relu else None
         if need[1] and not is_grad_enabled() and not _is_depthwise(x.shape[1], self.geo.groups):
             if need[0] and self.geo.stride == (1, 1):       # gx, gw, gb from one im2col (of gy)
-                return conv_backward(x.data, gy.data, w.data, self.geo, bias, y)
+                return conv_backward(x.data, gy.data, w.data, self.geo, bias, blocks)
             if not need[0]:                                 # gw, gb from one pass over gy's blocks
-                gw = conv_weight(x.data, gy.data, w.shape[2:], self.geo, y, bias)
+                gw = conv_weight(x.data, gy.data, w.shape[2:], self.geo, bias, blocks)
                 return (None, *gw) if bias else (None, gw)
-        if y is not None:                                  # the ReLU's backward on its own
-            gy = gy * Tensor(y > 0) if is_grad_enabled() else Tensor(np.multiply(gy.data, y > 0))
+        return self._grads(x, w, gy if blocks is None else Tensor(blocks(slice(None))), need, bias)
+
+    def _grads(self, x, w, gy, need, bias):
         gx = ConvTranspose2d(self.geo, x.shape[2:])(gy, w) if need[0] else None
         gw = Conv2dWeight(self.geo, w.shape[2:])(x, gy) if need[1] else None
         return gx, gw, _bias_grad(gy) if bias else None
