@@ -25,12 +25,12 @@ import os
 import sys
 from pathlib import Path
 
+import scratchgrad as sg  # before NumPy: it sets OpenBLAS's thread timeout (see scratchgrad/_process.py)
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import compare, pin_threads  # noqa: E402
 
-import scratchgrad as sg  # noqa: E402
 import scratchgrad.nn.functional as F  # noqa: E402
 from scratchgrad.graph import load_planetoid  # noqa: E402
 from scratchgrad.graph.models import GCN  # noqa: E402

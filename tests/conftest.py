@@ -1,8 +1,7 @@
 """Shared test helpers. PyTorch is the oracle for parity tests (never imported by the library)."""
+import scratchgrad as sg  # before NumPy, so that its OpenBLAS thread timeout counts (scratchgrad/_process.py)
 import numpy as np
 import pytest
-
-import scratchgrad as sg
 
 
 @pytest.fixture(scope="session")

@@ -19,11 +19,13 @@ threads do not spin on them (scratchgrad/__init__.py sets OPENBLAS_THREAD_TIMEOU
 from __future__ import annotations
 
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .blas import controller
+from .. import _process
+from .blas import _numpy_openblas_controller, controller
 
 #: about this many bytes of work per block. The cols of a whole batch (43 MB for 100x16x28x28 and a
 #: 3x3 kernel) would go to DRAM and back; DeepConvNet's convolutions after the first, fwd + bwd, took
@@ -93,10 +95,22 @@ def deal(blocks, work, setup=lambda: None):
 
     if n <= 1:
         return [worker(0)]
+    if _process.OPENBLAS_TIMEOUT_TOO_LATE:
+        _warn_spinning_blas()
     with controller().limit(limits=1):          # ~25 us: each worker's GEMMs on one BLAS thread
         futures = [_executor(n - 1).submit(worker, i) for i in range(1, n)]
         first = worker(0)
         return [first] + [f.result() for f in futures]
+
+
+def _warn_spinning_blas():
+    """Once: scratchgrad came after NumPy, too late to shorten the spinning of OpenBLAS's idle threads."""
+    _process.OPENBLAS_TIMEOUT_TOO_LATE = False
+    if _numpy_openblas_controller() is not None:
+        warnings.warn("scratchgrad was imported after NumPy, too late to set OPENBLAS_THREAD_TIMEOUT: OpenBLAS's "
+                      "idle threads spin ~0.1 s after each threaded call and take cores from scratchgrad's workers "
+                      "(convolutions ~1.5x slower). Import scratchgrad first, or set OPENBLAS_THREAD_TIMEOUT=20 in "
+                      "the environment.", RuntimeWarning, stacklevel=4)
 
 
 def _executor(size: int) -> ThreadPoolExecutor:
