@@ -76,9 +76,12 @@ def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     zeros = _zero_rows.get(x.dtype)
     if zeros is None:
         zeros = _zero_rows[x.dtype] = np.zeros(ZERO_ROW, x.dtype)
-    whole = xf.size - xf.size % ZERO_ROW
-    np.maximum(xf[:whole].reshape(-1, ZERO_ROW), zeros, out=of[:whole].reshape(-1, ZERO_ROW))
-    np.maximum(xf[whole:], zeros[:xf.size - whole], out=of[whole:])
+    row = min(ZERO_ROW, xf.size & -xf.size)         # the largest power of two that divides the size
+    row = row if row >= 512 else ZERO_ROW             # (one call for a conv's rows; else a remainder)
+    whole = xf.size - xf.size % row
+    np.maximum(xf[:whole].reshape(-1, row), zeros[:row], out=of[:whole].reshape(-1, row))
+    if whole < xf.size:
+        np.maximum(xf[whole:], zeros[:xf.size - whole], out=of[whole:])
     return out
 
 
