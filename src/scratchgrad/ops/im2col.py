@@ -220,14 +220,14 @@ def channel_sum(a):
     """Sum of (N, C, H, W) over N, H, W -> (C,). A GEMV when a is NHWC in memory (~5x np.sum)."""
     if is_channels_last(a):
         rows = a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
-        return ones(len(rows), a.dtype) @ rows
+        return ones_vector(len(rows), a.dtype) @ rows
     return a.sum(axis=(0, 2, 3))
 
 
 _ones = {}
 
 
-def ones(n, dtype):
+def ones_vector(n, dtype):
     """A read-only vector of n ones (a view of one kept per dtype): GEMV sums without a new array each time."""
     kept = _ones.get(np.dtype(dtype))
     if kept is None or len(kept) < n:
