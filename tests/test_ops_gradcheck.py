@@ -315,3 +315,12 @@ def test_relu_rows_of_zeros_equal_np_maximum(layout):
     y = relu_array(x)
     np.testing.assert_array_equal(y, np.maximum(x, 0))
     assert y.dtype == x.dtype and (layout == "strided" or y.strides == x.strides)
+
+
+def test_relu_in_place_on_a_conv_blocks_rows():
+    """A conv block's rows (4 x 28 x 28 x 16 numbers: 1024 divides the size) in place, as the fused conv does."""
+    from scratchgrad.ops.activation import relu_array
+    x = np.random.default_rng(6).standard_normal((4 * 28 * 28, 16)).astype(np.float32)
+    expected = np.maximum(x, 0)
+    assert relu_array(x, out=x) is x
+    np.testing.assert_array_equal(x, expected)

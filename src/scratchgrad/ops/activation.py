@@ -13,6 +13,7 @@ from scipy import special
 from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor, get_rng
 from .arithmetic import exp, where
+from .blocks import constant_vector
 from .reduce import sum as _sum
 
 
@@ -58,7 +59,6 @@ class ReLU(Function):
 
 #: relu_array compares x with a row of this many zeros at a time
 ZERO_ROW = 4096
-_zero_rows = {}
 
 
 def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -73,9 +73,7 @@ def relu_array(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         return np.maximum(x, 0, out=out)
     out = np.empty_like(x) if out is None else out  # same strides as x: flat views line up
     of = _memory_order_flat(out)
-    zeros = _zero_rows.get(x.dtype)
-    if zeros is None:
-        zeros = _zero_rows[x.dtype] = np.zeros(ZERO_ROW, x.dtype)
+    zeros = constant_vector(0, ZERO_ROW, x.dtype)
     row = min(ZERO_ROW, xf.size & -xf.size)         # the largest power of two that divides the size
     row = row if row >= 512 else ZERO_ROW             # (one call for a conv's rows; else a remainder)
     whole = xf.size - xf.size % row

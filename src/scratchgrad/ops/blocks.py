@@ -74,6 +74,21 @@ def scratch(name: str, size: int, dtype) -> np.ndarray:
     return buf[:size]
 
 
+_constants = {}
+
+
+def constant_vector(value, n: int, dtype) -> np.ndarray:
+    """A read-only vector of n copies of value, a view of one kept per (value, dtype) for every thread:
+    the zero rows of relu_array and the ones of channel_sum's GEMV, without a new array per block."""
+    key = (value, np.dtype(dtype))
+    kept = _constants.get(key)
+    if kept is None or len(kept) < n:
+        kept = np.full(max(n, 2 * len(kept)) if kept is not None else n, value, dtype)
+        kept.flags.writeable = False
+        _constants[key] = kept
+    return kept[:n]
+
+
 def num_workers() -> int:
     """How many workers a block loop may use: the BLAS thread limit now in force (1 us to ask)."""
     return max([lib.get_num_threads() or 1 for lib in controller().lib_controllers], default=1)
@@ -95,7 +110,7 @@ def deal(blocks, work, setup=lambda: None):
 
     if n <= 1:
         return [worker(0)]
-    if _process.OPENBLAS_TIMEOUT_TOO_LATE:
+    if _process.OPENBLAS_TIMEOUT_TOO_LATE and not _warned_spinning:
         _warn_spinning_blas()
     with controller().limit(limits=1):          # ~25 us: each worker's GEMMs on one BLAS thread
         futures = [_executor(n - 1).submit(worker, i) for i in range(1, n)]
@@ -103,9 +118,13 @@ def deal(blocks, work, setup=lambda: None):
         return [first] + [f.result() for f in futures]
 
 
+_warned_spinning = False
+
+
 def _warn_spinning_blas():
     """Once: scratchgrad came after NumPy, too late to shorten the spinning of OpenBLAS's idle threads."""
-    _process.OPENBLAS_TIMEOUT_TOO_LATE = False
+    global _warned_spinning
+    _warned_spinning = True
     if _numpy_openblas_controller() is not None:
         warnings.warn("scratchgrad was imported after NumPy, too late to set OPENBLAS_THREAD_TIMEOUT: OpenBLAS's "
                       "idle threads spin ~0.1 s after each threaded call and take cores from scratchgrad's workers "

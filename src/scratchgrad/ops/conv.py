@@ -31,10 +31,10 @@ from ..autograd.function import Function, is_grad_enabled
 from ..tensor import Tensor
 from . import blas
 from .activation import relu_array
-from .blocks import deal, sample_blocks, scratch
+from .blocks import constant_vector, deal, sample_blocks, scratch
 from .depthwise import _is_depthwise, depthwise_forward, depthwise_transpose, depthwise_weight
 from .im2col import (add_bias, channel_sum, col2im_nhwc, conv_out_size, copy_windows, crop_negative_pads,
-                     is_channels_last, ones_vector, pads4, pair, windows)
+                     is_channels_last, pads4, pair, windows)
 
 
 class Geometry:
@@ -161,7 +161,7 @@ def conv_weight(x, gy, khw, geo, bias=False, gy_blocks=None):
     # with 2 OpenBLAS threads
     def gemm(blk, cols, sums, _):
         gb = _rows(g, blk, out_hw) if gy_blocks is None else _gy_mat(gy_blocks(blk), G)
-        parts = (_grouped_gram(cols, gb), ones_vector(len(gb), gb.dtype) @ gb.reshape(len(gb), -1) if bias else None)
+        parts = (_grouped_gram(cols, gb), constant_vector(1, len(gb), gb.dtype) @ gb.reshape(len(gb), -1) if bias else None)
         if sums is not None:                             # this worker's earlier blocks
             parts = [p if s is None else np.add(s, p, out=s) for s, p in zip(sums, parts)]
         return parts

@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from .blocks import constant_vector
+
 
 def pair(v, name="argument"):
     """An int or a 2-sequence -> a tuple of two ints."""
@@ -220,21 +222,8 @@ def channel_sum(a):
     """Sum of (N, C, H, W) over N, H, W -> (C,). A GEMV when a is NHWC in memory (~5x np.sum)."""
     if is_channels_last(a):
         rows = a.transpose(0, 2, 3, 1).reshape(-1, a.shape[1])
-        return ones_vector(len(rows), a.dtype) @ rows
+        return constant_vector(1, len(rows), a.dtype) @ rows
     return a.sum(axis=(0, 2, 3))
-
-
-_ones = {}
-
-
-def ones_vector(n, dtype):
-    """A read-only vector of n ones (a view of one kept per dtype): GEMV sums without a new array each time."""
-    kept = _ones.get(np.dtype(dtype))
-    if kept is None or len(kept) < n:
-        kept = np.ones(max(n, 2 * len(kept) if kept is not None else n), dtype)
-        kept.flags.writeable = False
-        _ones[np.dtype(dtype)] = kept
-    return kept[:n]
 
 
 def add_bias(y, bias):
